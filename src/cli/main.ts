@@ -1,0 +1,100 @@
+/**
+ * Entry point of the `argon-voice` command: dispatches to one module per command under
+ * `./commands/`. Each command module exports `run(argv, io)` and `help`.
+ * @packageDocumentation
+ */
+import { redactSecrets } from '../errors.js';
+
+/** Where a command writes; injectable so tests can capture output. */
+export interface CliIo {
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  env: NodeJS.ProcessEnv;
+  /** Aborted on SIGINT/SIGTERM. */
+  signal: AbortSignal;
+}
+
+/** Shape of a command module. */
+export interface CliCommand {
+  /** One-line summary shown in the main help. */
+  summary: string;
+  /** Full `--help` text. */
+  help: string;
+  /** Runs the command; resolves with the process exit code. */
+  run(argv: string[], io: CliIo): Promise<number>;
+}
+
+const COMMANDS = ['emulator', 'play', 'record', 'answer', 'bench', 'demo'] as const;
+type CommandName = (typeof COMMANDS)[number];
+
+async function load(name: CommandName): Promise<CliCommand> {
+  const mod = (await import(`./commands/${name}.js`)) as { command: CliCommand };
+  return mod.command;
+}
+
+async function usage(): Promise<string> {
+  const lines = ['Usage: argon-voice <command> [options]', '', 'Commands:'];
+  for (const name of COMMANDS) {
+    try {
+      lines.push(`  ${name.padEnd(10)} ${(await load(name)).summary}`);
+    } catch {
+      lines.push(`  ${name.padEnd(10)} (unavailable in this build)`);
+    }
+  }
+  lines.push(
+    '',
+    'Environment: ARGON_API_URL, ARGON_TOKEN, ARGON_SPACE_ID, ARGON_CHANNEL_ID.',
+    'Without ARGON_TOKEN every command runs against an embedded emulator of the platform.',
+    "Run 'argon-voice <command> --help' for a command's options.",
+  );
+  return lines.join('\n');
+}
+
+/**
+ * Runs the CLI with `argv` (without node and script). Resolves with the exit code.
+ * Installs SIGINT/SIGTERM handlers that abort `io.signal` so commands finish cleanly.
+ */
+export async function main(argv: string[], ioOverride?: Partial<CliIo>): Promise<number> {
+  const controller = new AbortController();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort(new Error(`received ${sig}`));
+  };
+  const installSignals = !ioOverride?.signal;
+  if (installSignals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
+  const io: CliIo = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    signal: controller.signal,
+    ...ioOverride,
+  };
+  try {
+    const [name, ...rest] = argv;
+    if (!name || name === '--help' || name === '-h' || name === 'help') {
+      io.stdout.write(`${await usage()}\n`);
+      return name ? 0 : 2;
+    }
+    if (!(COMMANDS as readonly string[]).includes(name)) {
+      io.stderr.write(`argon-voice: unknown command '${name}'\n\n${await usage()}\n`);
+      return 2;
+    }
+    const cmd = await load(name as CommandName);
+    if (rest.includes('--help') || rest.includes('-h')) {
+      io.stdout.write(`${cmd.help}\n`);
+      return 0;
+    }
+    return await cmd.run(rest, io);
+  } catch (err) {
+    io.stderr.write(`argon-voice: ${redactSecrets((err as Error)?.message ?? String(err))}\n`);
+    return 1;
+  } finally {
+    if (installSignals) {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+  }
+}

@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+// Two cores on CI: keep parallelism modest so timing-sensitive integration tests
+// (which never assert wall-clock tolerances, but do wait on real sockets) are not starved.
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    pool: 'forks',
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    reporters: ['default'],
+  },
+});
