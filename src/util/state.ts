@@ -16,18 +16,19 @@ export interface StatefulLike<S extends { status: string }> {
 
 /**
  * Resolves with the state once `target.state.status === status`; rejects with {@link ClosedError}
- * if the object reaches `closed` first (unless `closed` is what was asked for).
+ * if the object reaches its terminal status first (`closed`, or `options.terminal`).
  */
 export function waitForStatus<S extends { status: string }, K extends S['status']>(
   target: StatefulLike<S>,
   status: K,
-  options: WaitOptions & { clock?: Clock; what?: string } = {},
+  options: WaitOptions & { clock?: Clock; what?: string; terminal?: string } = {},
 ): Promise<Extract<S, { status: K }>> {
+  const terminal = options.terminal ?? 'closed';
   const current = target.state;
   if (current.status === status) return Promise.resolve(current as Extract<S, { status: K }>);
   let listener: ((o: S, n: S) => void) | undefined;
   const p = new Promise<Extract<S, { status: K }>>((resolve, reject) => {
-    if (current.status === 'closed') {
+    if (current.status === terminal) {
       reject(new ClosedError(`${options.what ?? 'object'} is closed; it will never become '${status}'`));
       return;
     }
@@ -35,7 +36,7 @@ export function waitForStatus<S extends { status: string }, K extends S['status'
       if (n.status === status) {
         target.off('stateChange', listener!);
         resolve(n as Extract<S, { status: K }>);
-      } else if (n.status === 'closed') {
+      } else if (n.status === terminal) {
         target.off('stateChange', listener!);
         const reason = (n as unknown as { reason?: unknown }).reason;
         reject(new ClosedError(`${options.what ?? 'object'} closed before becoming '${status}'`, { cause: reason }));
