@@ -39,9 +39,15 @@ export interface CallsApi {
 
 /** Where `callIncoming` / `callEnded` come from (an EventStream or Bot). */
 export interface CallEventSource {
-  on(event: 'callIncoming', listener: (ev: { callId: string; fromUserId: string; fromLocale: string | null }) => void): unknown;
+  on(
+    event: 'callIncoming',
+    listener: (ev: { callId: string; fromUserId: string; fromLocale: string | null }) => void,
+  ): unknown;
   on(event: 'callEnded', listener: (ev: { callId: string }) => void): unknown;
-  off(event: 'callIncoming', listener: (ev: { callId: string; fromUserId: string; fromLocale: string | null }) => void): unknown;
+  off(
+    event: 'callIncoming',
+    listener: (ev: { callId: string; fromUserId: string; fromLocale: string | null }) => void,
+  ): unknown;
   off(event: 'callEnded', listener: (ev: { callId: string }) => void): unknown;
 }
 
@@ -143,16 +149,27 @@ export class Call<S extends CallSession = CallSession> extends TypedEmitter<Call
   }
 
   /** Waits until the call reaches `status` (rejects with ClosedError if it ends first). */
-  waitFor<K extends CallState<S>['status']>(status: K, options: WaitOptions = {}): Promise<Extract<CallState<S>, { status: K }>> {
-    if (status === 'ended' && this.#state.status === 'ended') return Promise.resolve(this.#state as Extract<CallState<S>, { status: K }>);
+  waitFor<K extends CallState<S>['status']>(
+    status: K,
+    options: WaitOptions = {},
+  ): Promise<Extract<CallState<S>, { status: K }>> {
+    if (status === 'ended' && this.#state.status === 'ended')
+      return Promise.resolve(this.#state as Extract<CallState<S>, { status: K }>);
     if (status === 'ended') {
       return withDeadline(
-        new Promise((resolve) => this.once('ended', () => resolve(this.#state as Extract<CallState<S>, { status: K }>))),
+        new Promise((resolve) =>
+          this.once('ended', () => resolve(this.#state as Extract<CallState<S>, { status: K }>)),
+        ),
         `waiting for call ${this.callId} to end`,
         { ...options, clock: this.#clock },
       );
     }
-    return waitForStatus(this as never, status as never, { ...options, clock: this.#clock, what: `call ${this.callId}`, terminal: 'ended' }) as never;
+    return waitForStatus(this as never, status as never, {
+      ...options,
+      clock: this.#clock,
+      what: `call ${this.callId}`,
+      terminal: 'ended',
+    }) as never;
   }
 
   /**
@@ -259,7 +276,11 @@ export class CallManager<S extends CallSession = CallSession> extends TypedEmitt
       // Decisions run one at a time: a policy such as maxConcurrent must see the lines taken by
       // the calls decided just before it, or ten simultaneous calls would all see zero busy lines.
       const turn = this.#decisionQueue.then(() =>
-        decideCall(this.#opts.policy, ev, this.busyLines, { deadlineMs: deadlines.decideMs, signal: call.signal, clock }),
+        decideCall(this.#opts.policy, ev, this.busyLines, {
+          deadlineMs: deadlines.decideMs,
+          signal: call.signal,
+          clock,
+        }),
       );
       this.#decisionQueue = turn.then(
         (d) => {
@@ -367,7 +388,13 @@ export class CallManager<S extends CallSession = CallSession> extends TypedEmitt
 
   #end(call: Call<S>, reason: CallEndReason, detail?: string, error?: Error): void {
     if (ended(call)) return;
-    call.setState({ status: 'ended', since: this.#opts.clock.now(), reason, ...(detail ? { detail } : {}), ...(error ? { error } : {}) });
+    call.setState({
+      status: 'ended',
+      since: this.#opts.clock.now(),
+      reason,
+      ...(detail ? { detail } : {}),
+      ...(error ? { error } : {}),
+    });
     this.#calls.delete(call.callId);
     this.emit('ended', call, reason);
   }

@@ -241,13 +241,15 @@ export function parsePolicySpec(spec: string): CallPolicy {
         break;
       case 'max': {
         const n = Number(arg);
-        if (!Number.isInteger(n) || n < 1) throw new InvalidInputError(`--policy max needs an integer >= 1, got '${arg}'`);
+        if (!Number.isInteger(n) || n < 1)
+          throw new InvalidInputError(`--policy max needs an integer >= 1, got '${arg}'`);
         policies.push(maxConcurrent(n));
         break;
       }
       case 'delay': {
         const ms = Number(arg);
-        if (!(ms >= 0) || !Number.isFinite(ms)) throw new InvalidInputError(`--policy delay needs milliseconds, got '${arg}'`);
+        if (!(ms >= 0) || !Number.isFinite(ms))
+          throw new InvalidInputError(`--policy delay needs milliseconds, got '${arg}'`);
         delay = Math.max(delay, ms);
         break;
       }

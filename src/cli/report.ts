@@ -145,7 +145,9 @@ export function renderChart(chart: ReportChart): string {
   parts.push(
     `<line class="axis" x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${m.t + ph}"/><line class="axis" x1="${m.l}" x2="${W - m.r}" y1="${m.t + ph}" y2="${m.t + ph}"/>`,
   );
-  parts.push(`<text x="${m.l + pw / 2}" y="${H - 8}" text-anchor="middle" class="al">${escapeHtml(chart.xLabel)}</text>`);
+  parts.push(
+    `<text x="${m.l + pw / 2}" y="${H - 8}" text-anchor="middle" class="al">${escapeHtml(chart.xLabel)}</text>`,
+  );
   parts.push(
     `<text transform="translate(14 ${m.t + ph / 2}) rotate(-90)" text-anchor="middle" class="al">${escapeHtml(chart.yLabel)}</text>`,
   );
@@ -204,9 +206,10 @@ export function renderReport(data: ReportData): string {
   const toc = data.sections.map((s) => `<li><a href="#${escapeHtml(s.id)}">${escapeHtml(s.title)}</a></li>`).join('');
   const sections = data.sections
     .map(
-      (s) => `<section id="${escapeHtml(s.id)}"><h2>${escapeHtml(s.title)}</h2>${
-        s.description ? `<p>${escapeHtml(s.description)}</p>` : ''
-      }${s.tables.map(renderTable).join('')}<div class="charts">${s.charts.map(renderChart).join('')}</div></section>`,
+      (s) =>
+        `<section id="${escapeHtml(s.id)}"><h2>${escapeHtml(s.title)}</h2>${
+          s.description ? `<p>${escapeHtml(s.description)}</p>` : ''
+        }${s.tables.map(renderTable).join('')}<div class="charts">${s.charts.map(renderChart).join('')}</div></section>`,
     )
     .join('\n');
   return `<!doctype html>

@@ -23,10 +23,9 @@ async function loadFactory(): Promise<EspeakFactory> {
     (m: { default: EspeakFactory }) => m.default,
     (err: unknown) => {
       factory = undefined;
-      throw new DependencyError(
-        "the eSpeak NG engine needs the optional package 'espeak-ng' (npm install espeak-ng)",
-        { cause: err },
-      );
+      throw new DependencyError("the eSpeak NG engine needs the optional package 'espeak-ng' (npm install espeak-ng)", {
+        cause: err,
+      });
     },
   );
   return factory;

@@ -13,7 +13,8 @@ import type { TtsAudio } from './types.js';
 export function parseWav(bytes: Uint8Array): TtsAudio {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const tag = (o: number) => String.fromCharCode(bytes[o]!, bytes[o + 1]!, bytes[o + 2]!, bytes[o + 3]!);
-  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE') throw new ContainerError('wav', 0, 'not a RIFF/WAVE file');
+  if (bytes.length < 12 || tag(0) !== 'RIFF' || tag(8) !== 'WAVE')
+    throw new ContainerError('wav', 0, 'not a RIFF/WAVE file');
   let off = 12;
   let fmt: { channels: number; sampleRate: number; bits: number; format: number } | undefined;
   while (off + 8 <= bytes.length) {
@@ -31,9 +32,14 @@ export function parseWav(bytes: Uint8Array): TtsAudio {
     } else if (id === 'data') {
       if (!fmt) throw new ContainerError('wav', off, 'data chunk before fmt chunk');
       if (fmt.format !== 1 || fmt.bits !== 16) {
-        throw new ContainerError('wav', off, `unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); need 16-bit PCM`);
+        throw new ContainerError(
+          'wav',
+          off,
+          `unsupported WAV encoding (format ${fmt.format}, ${fmt.bits} bits); need 16-bit PCM`,
+        );
       }
-      if (fmt.channels !== 1 && fmt.channels !== 2) throw new ContainerError('wav', off, `unsupported channel count ${fmt.channels}`);
+      if (fmt.channels !== 1 && fmt.channels !== 2)
+        throw new ContainerError('wav', off, `unsupported channel count ${fmt.channels}`);
       const len = Math.min(size, bytes.length - body) & ~1;
       const pcm = new Int16Array(len / 2);
       for (let i = 0; i < pcm.length; i++) pcm[i] = view.getInt16(body + i * 2, true);

@@ -89,7 +89,12 @@ export function sleep(ms: number, options: { signal?: AbortSignal | undefined; c
  * Exponential backoff with full jitter: `min(cap, base * 2^attempt) * random`.
  * `random` is injectable for deterministic tests.
  */
-export function backoffDelay(attempt: number, baseMs = 250, capMs = 10_000, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  baseMs = 250,
+  capMs = 10_000,
+  random: () => number = Math.random,
+): number {
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.max(0, attempt));
   return Math.round(ceiling * (0.5 + random() / 2));
 }

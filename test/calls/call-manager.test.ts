@@ -140,7 +140,12 @@ describe('CallManager', () => {
     const { manager, ring, calls } = setup();
     const errors: Error[] = [];
     manager.on('error', (e) => errors.push(e));
-    calls.acceptError = new HttpError({ status: 400, errorCode: 'not_ringing', route: 'ICalls/v20260401/Accept', method: 'POST' });
+    calls.acceptError = new HttpError({
+      status: 400,
+      errorCode: 'not_ringing',
+      route: 'ICalls/v20260401/Accept',
+      method: 'POST',
+    });
     let endedCall: Call<FakeSession> | undefined;
     manager.on('ended', (c) => {
       endedCall = c;

@@ -83,7 +83,12 @@ describe('decideCall', () => {
 
   it('a fast predicate wins and leaves no timer behind', async () => {
     const clock = new ManualClock();
-    const d = await decideCall(custom(async () => true), call(), 0, { deadlineMs: 5_000, clock });
+    const d = await decideCall(
+      custom(async () => true),
+      call(),
+      0,
+      { deadlineMs: 5_000, clock },
+    );
     expect(d).toEqual({ action: 'accept' });
     expect(clock.pendingTimers).toBe(0);
   });

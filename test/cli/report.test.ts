@@ -17,7 +17,15 @@ function sample(): ReportData {
         id: 'pacing',
         title: 'Pacing',
         description: 'Send spacing of the worker pacer against the main-thread baseline.',
-        tables: [{ columns: ['scheme', 'p50', 'p99'], rows: [['worker', 20.01, 20.2], ['baseline', 20.5, null]] }],
+        tables: [
+          {
+            columns: ['scheme', 'p50', 'p99'],
+            rows: [
+              ['worker', 20.01, 20.2],
+              ['baseline', 20.5, null],
+            ],
+          },
+        ],
         charts: [
           {
             kind: 'line',
@@ -25,8 +33,22 @@ function sample(): ReportData {
             xLabel: 's',
             yLabel: 'ms',
             series: [
-              { name: 'worker', points: [[0, 0.1], [1, 0.2], [2, 0.15]] },
-              { name: 'baseline', points: [[0, 1], [1, 100], [2, 2]] },
+              {
+                name: 'worker',
+                points: [
+                  [0, 0.1],
+                  [1, 0.2],
+                  [2, 0.15],
+                ],
+              },
+              {
+                name: 'baseline',
+                points: [
+                  [0, 1],
+                  [1, 100],
+                  [2, 2],
+                ],
+              },
             ],
           },
           {
@@ -35,7 +57,16 @@ function sample(): ReportData {
             xLabel: 'operation',
             yLabel: 'µs/frame',
             categories: ['decode', 'plc', 'fec'],
-            series: [{ name: 'native', points: [[0, 30], [1, 12], [2, 33]] }],
+            series: [
+              {
+                name: 'native',
+                points: [
+                  [0, 30],
+                  [1, 12],
+                  [2, 33],
+                ],
+              },
+            ],
           },
           { kind: 'scatter', title: 'empty', xLabel: 'x', yLabel: 'y', series: [] },
         ],
