@@ -24,12 +24,20 @@ export interface CliCommand {
   run(argv: string[], io: CliIo): Promise<number>;
 }
 
-const COMMANDS = ['emulator', 'play', 'record', 'answer', 'bench', 'demo'] as const;
-type CommandName = (typeof COMMANDS)[number];
+// Explicit imports (not a template path) so bundlers and vitest can resolve every command.
+const LOADERS = {
+  emulator: () => import('./commands/emulator.js'),
+  play: () => import('./commands/play.js'),
+  record: () => import('./commands/record.js'),
+  answer: () => import('./commands/answer.js'),
+  bench: () => import('./commands/bench.js'),
+  demo: () => import('./commands/demo.js'),
+} satisfies Record<string, () => Promise<{ command: CliCommand }>>;
+type CommandName = keyof typeof LOADERS;
+const COMMANDS = Object.keys(LOADERS) as CommandName[];
 
 async function load(name: CommandName): Promise<CliCommand> {
-  const mod = (await import(`./commands/${name}.js`)) as { command: CliCommand };
-  return mod.command;
+  return (await LOADERS[name]()).command;
 }
 
 async function usage(): Promise<string> {
@@ -78,7 +86,7 @@ export async function main(argv: string[], ioOverride?: Partial<CliIo>): Promise
       io.stdout.write(`${await usage()}\n`);
       return name ? 0 : 2;
     }
-    if (!(COMMANDS as readonly string[]).includes(name)) {
+    if (!(COMMANDS as string[]).includes(name)) {
       io.stderr.write(`argon-voice: unknown command '${name}'\n\n${await usage()}\n`);
       return 2;
     }

@@ -1,0 +1,273 @@
+/**
+ * `argon-voice bench [suite ...] [--json] [--report out.html]`: runs the benchmark suites in
+ * `bench/`, each in its own child process (so one suite's threads and timers cannot disturb
+ * another's measurements), collects their JSON, and prints it or renders the HTML report.
+ * @packageDocumentation
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CliCommand, CliIo } from '../main.js';
+import { type ReportChart, type ReportData, type ReportSection, type ReportTable, renderReport } from '../report.js';
+
+/** The suites, in the order they run, with what each measures. */
+export const SUITES: Record<string, string> = {
+  'codec-parse': 'Opus packet parsing and Ogg demux throughput',
+  encoder: 'Opus encoder wrapper cost per frame vs a raw @discordjs/opus call',
+  pcm: 'PCM gain and mix per frame vs a naive loop',
+  decoder: 'decode, exact PLC and FEC cost per frame: native addon vs @discordjs/opus',
+  pacing: 'pacer lateness and spacing idle, under CPU contention and event-loop stalls, drift, density, start latency',
+  jitter: 'jitter buffer added delay and late loss on seeded traces vs fixed buffers and the oracle',
+  sse: 'SSE parse throughput at 1/8/64/256-byte chunks vs a naive parser',
+  rest: 'REST call overhead vs a raw undici request to the emulator',
+  calls: 'answer latency: callIncoming to the first greeting frame at the caller',
+};
+
+const HELP = `Usage: argon-voice bench [suite ...] [--json] [--report FILE] [--quick]
+
+Runs benchmark suites (default: all), each in its own process, with its baseline measured in
+the same run. Prints a summary table, or the raw JSON with --json; --report writes one
+self-contained HTML page with plots.
+
+Suites:
+${Object.entries(SUITES)
+  .map(([k, v]) => `  ${k.padEnd(12)} ${v}`)
+  .join('\n')}
+
+Options:
+  --json          print the collected JSON on stdout
+  --report FILE   write the HTML report to FILE
+  --quick         ask suites for a shorter run (less precise)
+`;
+
+/** Where the package root is, from this file (src/cli/commands or dist/src/cli/commands). */
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 6; i++) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+    dir = dirname(dir);
+  }
+  return process.cwd();
+}
+
+/** How to run one suite: compiled JS when present, else the TS source through tsx. */
+export function suiteCommand(root: string, suite: string): { cmd: string; args: string[] } | undefined {
+  const js = join(root, 'dist', 'bench', `${suite}.js`);
+  if (existsSync(js)) return { cmd: process.execPath, args: [js] };
+  const ts = join(root, 'bench', `${suite}.ts`);
+  if (existsSync(ts)) return { cmd: process.execPath, args: ['--import', 'tsx', ts] };
+  return undefined;
+}
+
+/** Result of one suite run. */
+export interface SuiteResult {
+  suite: string;
+  ok: boolean;
+  data?: unknown;
+  error?: string;
+  seconds: number;
+}
+
+async function runSuite(root: string, suite: string, quick: boolean, io: CliIo): Promise<SuiteResult> {
+  const how = suiteCommand(root, suite);
+  const started = Date.now();
+  if (!how) return { suite, ok: false, error: 'suite not found (no dist/bench or bench/ file)', seconds: 0 };
+  return new Promise((resolveResult) => {
+    const child = spawn(how.cmd, [...how.args, '--json', ...(quick ? ['--quick'] : [])], {
+      cwd: root,
+      env: { ...io.env, ARGON_TOKEN: '' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    const onAbort = () => child.kill('SIGTERM');
+    io.signal.addEventListener('abort', onAbort, { once: true });
+    child.on('close', (code) => {
+      io.signal.removeEventListener('abort', onAbort);
+      const seconds = (Date.now() - started) / 1000;
+      const text = Buffer.concat(out).toString('utf8');
+      const data = extractJson(text);
+      if (code === 0 && data !== undefined) resolveResult({ suite, ok: true, data, seconds });
+      else
+        resolveResult({
+          suite,
+          ok: false,
+          seconds,
+          error: `exit ${code}${data === undefined ? ', no JSON on stdout' : ''}: ${Buffer.concat(err).toString('utf8').slice(-800)}`,
+        });
+    });
+    child.on('error', (e) => resolveResult({ suite, ok: false, error: e.message, seconds: 0 }));
+  });
+}
+
+/** Takes the last top-level JSON value printed (suites may print a table first). */
+export function extractJson(text: string): unknown {
+  const trimmed = text.trim();
+  try {
+    return JSON.parse(trimmed);
+  } catch {}
+  // Find the last line that starts a JSON object/array and parse from there.
+  const lines = trimmed.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const l = lines[i]!.trimStart();
+    if (l.startsWith('{') || l.startsWith('[')) {
+      try {
+        return JSON.parse(lines.slice(i).join('\n'));
+      } catch {}
+    }
+  }
+  return undefined;
+}
+
+/** Arrays of flat records anywhere in `data`, as tables. */
+export function tablesFrom(data: unknown, path = ''): ReportTable[] {
+  const tables: ReportTable[] = [];
+  const visit = (v: unknown, p: string, depth: number) => {
+    if (depth > 4 || v === null || typeof v !== 'object') return;
+    if (Array.isArray(v)) {
+      const rows = v.filter((r) => r && typeof r === 'object' && !Array.isArray(r)) as Record<string, unknown>[];
+      if (rows.length && rows.length === v.length && rows.length <= 200) {
+        const cols = [...new Set(rows.flatMap((r) => Object.keys(r).filter((k) => isScalar(r[k]))))];
+        if (cols.length) {
+          tables.push({
+            title: p || undefined,
+            columns: cols,
+            rows: rows.map((r) => cols.map((c) => scalar(r[c]))),
+          } as ReportTable);
+          return;
+        }
+      }
+      return;
+    }
+    const obj = v as Record<string, unknown>;
+    const scalars = Object.entries(obj).filter(([, x]) => isScalar(x));
+    if (scalars.length && depth > 0 && scalars.length === Object.keys(obj).length) {
+      tables.push({ title: p, columns: ['metric', 'value'], rows: scalars.map(([k, x]) => [k, scalar(x)]) });
+      return;
+    }
+    for (const [k, x] of Object.entries(obj)) visit(x, p ? `${p}.${k}` : k, depth + 1);
+  };
+  visit(data, path, 0);
+  return tables;
+}
+
+function isScalar(v: unknown): boolean {
+  return v === null || ['number', 'string', 'boolean'].includes(typeof v);
+}
+function scalar(v: unknown): string | number | null {
+  if (v === null || v === undefined) return null;
+  if (typeof v === 'number' || typeof v === 'string') return v;
+  return String(v);
+}
+
+/** Charts for series a suite exposes under a `charts` key (already in {@link ReportChart} shape). */
+function chartsFrom(data: unknown): ReportChart[] {
+  const charts = (data as { charts?: unknown })?.charts;
+  if (!Array.isArray(charts)) return [];
+  return charts.filter(
+    (c): c is ReportChart =>
+      !!c &&
+      typeof c === 'object' &&
+      Array.isArray((c as ReportChart).series) &&
+      typeof (c as ReportChart).title === 'string',
+  );
+}
+
+/** Builds the report page data from suite results. */
+export function buildReport(results: SuiteResult[], command: string): ReportData {
+  const cpu = cpus();
+  const sections: ReportSection[] = results.map((r) => ({
+    id: r.suite,
+    title: `${r.suite}: ${SUITES[r.suite] ?? ''}`,
+    description: r.ok ? `Ran in ${r.seconds.toFixed(1)} s.` : `FAILED: ${r.error}`,
+    tables: r.ok ? tablesFrom(withoutCharts(r.data)) : [],
+    charts: r.ok ? chartsFrom(r.data) : [],
+  }));
+  return {
+    title: 'argon-voice benchmarks',
+    generatedAt: new Date().toISOString(),
+    machine: {
+      cpus: `${cpu.length} x ${cpu[0]?.model ?? 'unknown'}`,
+      memory: `${(totalmem() / 2 ** 30).toFixed(1)} GiB`,
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    command,
+    sections,
+  };
+}
+
+function withoutCharts(data: unknown): unknown {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return data;
+  const { charts: _charts, ...rest } = data as Record<string, unknown>;
+  return rest;
+}
+
+export const command: CliCommand = {
+  summary: 'run the benchmarks; print a table, JSON, or an HTML report with plots',
+  help: HELP,
+  async run(argv, io) {
+    const suites: string[] = [];
+    let json = false;
+    let report: string | undefined;
+    let quick = false;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === '--json') json = true;
+      else if (a === '--quick') quick = true;
+      else if (a === '--report') {
+        report = argv[++i];
+        if (!report) {
+          io.stderr.write('argon-voice bench: --report needs a file name\n');
+          return 2;
+        }
+      } else if (a.startsWith('--report=')) report = a.slice(9);
+      else if (a.startsWith('-')) {
+        io.stderr.write(`argon-voice bench: unknown option '${a}'\n${HELP}`);
+        return 2;
+      } else if (!(a in SUITES)) {
+        io.stderr.write(`argon-voice bench: unknown suite '${a}'; suites: ${Object.keys(SUITES).join(', ')}\n`);
+        return 2;
+      } else suites.push(a);
+    }
+    const chosen = suites.length ? suites : Object.keys(SUITES);
+    const root = packageRoot();
+    const quiet = json || !!io.env.CI;
+    const results: SuiteResult[] = [];
+    for (const s of chosen) {
+      if (io.signal.aborted) break;
+      if (!quiet) io.stderr.write(`bench: running ${s} ...\n`);
+      const r = await runSuite(root, s, quick, io);
+      results.push(r);
+      if (!quiet) io.stderr.write(`bench: ${s} ${r.ok ? 'done' : 'FAILED'} in ${r.seconds.toFixed(1)} s\n`);
+    }
+    const cmdline = `argon-voice bench ${argv.join(' ')}`.trim();
+    if (json) {
+      const obj = Object.fromEntries(results.map((r) => [r.suite, r.ok ? r.data : { error: r.error }]));
+      io.stdout.write(`${JSON.stringify(obj, null, 2)}\n`);
+    } else {
+      for (const r of results) {
+        io.stdout.write(`\n== ${r.suite} (${r.ok ? `${r.seconds.toFixed(1)} s` : 'FAILED'})\n`);
+        if (!r.ok) io.stdout.write(`${r.error}\n`);
+        else
+          for (const t of tablesFrom(withoutCharts(r.data))) {
+            if (t.title) io.stdout.write(`-- ${t.title}\n`);
+            io.stdout.write(`${t.columns.join('\t')}\n`);
+            for (const row of t.rows) io.stdout.write(`${row.map((v) => (v === null ? '-' : v)).join('\t')}\n`);
+          }
+      }
+    }
+    if (report) {
+      const file = resolve(report);
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(file, renderReport(buildReport(results, cmdline)));
+      io.stderr.write(`bench: report written to ${file}\n`);
+    }
+    return results.every((r) => r.ok) ? 0 : 1;
+  },
+};
