@@ -366,11 +366,8 @@ export class Emulator {
       throw new InvalidInputError('not a voice channel of that space');
     const p = this.gateway.joinSimulated(`${where.spaceId}/${where.channelId}`, userId, { name: u.username });
     this.#voiceJoined(userId, where.spaceId, where.channelId);
-    const leave = p.leave.bind(p);
-    p.leave = () => {
-      leave();
-      this.#voiceLeft(userId, where.spaceId, where.channelId);
-    };
+    // Every way out (leave, kick by a duplicate identity, room closed) emits voiceLeave once.
+    p.once('left', () => this.#voiceLeft(userId, where.spaceId, where.channelId));
     return p;
   }
 
