@@ -1,0 +1,594 @@
+/**
+ * Sans-IO adaptive jitter buffer for header-less egress (audio-ws.md §5): each packet is one raw Opus
+ * packet in gateway arrival order, with no sequence number and no timestamp.
+ *
+ * ```
+ *  push(packet, arrivalMs)                              pop(nowMs)  (caller's 20 ms playout tick)
+ *        │                                                   ▲
+ *        ▼                                                   │
+ *  ┌────────────┐  virtual ts  ┌──────────────────────────────┴───┐
+ *  │ TOC timing │────────────► │ queue (arrival order, bounded)   │──► packet | conceal(+fec) | silence
+ *  │ DTX, gaps  │  rel. delay  │ [gap][pkt][pkt][dtx] …           │     drop (accelerate) / hold (stretch)
+ *  └────────────┘──► histogram ─► target delay ──► level control ─┘
+ * ```
+ *
+ * Timing model. The sender's media clock is rebuilt from TOC durations: packet *i* gets a virtual
+ * timestamp `ts(i) = ts(i-1) + dur(i-1)`, re-anchored to its arrival after a DTX packet, the first
+ * packet and a sender restart (those gaps are silence, not loss). `arrival - ts` minus its recent
+ * minimum (a 2 s window of media time, raised when a persistent step shows) is the packet's
+ * relative delay, which feeds a forgetting {@link DelayHistogram}; the target delay minimises
+ * `delay + lateLossCostMs · late-loss %`.
+ *
+ * Loss is inferred two ways: when the network has been quiet (small spread) and a packet arrives
+ * about a whole number of frames late, those frames were lost and a gap is queued in front of it
+ * (so the decoder can use the packet's in-band FEC for the last missing frame); otherwise loss
+ * shows as an underrun, concealed by PLC for the exact slot. Concealment runs are capped
+ * (`concealCapMs`), then fade to silence. During silence (after DTX) the buffer stretches or
+ * compresses freely by holding or dropping silence; during speech it drops whole frames, at most
+ * one every few slots, when the delay is above target by more than a frame.
+ *
+ * @remarks NetEq (WebRTC) is the conceptual reference; no code is taken from it. No timers inside:
+ * the caller owns time and calls {@link AdaptiveJitterBuffer.pop} on its own tick, looping while it
+ * returns something other than `none` to catch up after a late tick.
+ * @packageDocumentation
+ */
+import { DelayHistogram, type DelayHistogramOptions } from './delay-histogram.js';
+import { type JitterMetrics, newJitterMetrics } from './metrics.js';
+import { isDtxSized, tocSamples, tocShape } from './toc.js';
+
+/** Options of {@link AdaptiveJitterBuffer}. */
+export interface JitterBufferOptions {
+  /** Duration of a slot before the first packet tells the real one (ms). Default 20. */
+  clockRateMs?: number;
+  /** Conservative delay used until `warmupPackets` arrived (ms). Default 80. */
+  initialDelayMs?: number;
+  /** Lower bound of the target delay (ms). Default 0. */
+  minDelayMs?: number;
+  /** Upper bound of the target delay (ms). Default 400. */
+  maxDelayMs?: number;
+  /** Delay (ms) considered worth one percentage point of late loss. Default 20 (NetEq's value). */
+  lateLossCostMs?: number;
+  /** Packets observed before the histogram drives the target. Default 25. */
+  warmupPackets?: number;
+  /** Longest concealment run before fading to silence (ms). Default 100. */
+  concealCapMs?: number;
+  /** Hard cap on buffered media (ms); the oldest packets are dropped beyond it. Default 600. */
+  maxBufferedMs?: number;
+  /** An arrival gap this long without a DTX packet before it is a sender restart (ms). Default 1500. */
+  restartGapMs?: number;
+  /** Media-time window of the relative-delay reference (ms). Default 2000. */
+  referenceWindowMs?: number;
+  /** Minimum slots between two frame drops during speech. Default 3. */
+  minSlotsBetweenDrops?: number;
+  /**
+   * Drop speech frames to bring the delay down (default true). Recorders set false: the delay
+   * then only shrinks in silence, and no received frame is ever discarded except over the cap.
+   */
+  dropSpeechFrames?: boolean;
+  /** Options of the underlying histogram. */
+  histogram?: DelayHistogramOptions;
+}
+
+/** Why a slot holds silence. */
+export type SilenceReason = 'dtx' | 'hold' | 'faded';
+
+/** One slot of playout returned by {@link AdaptiveJitterBuffer.pop}. */
+export type JitterOutput =
+  | {
+      kind: 'packet';
+      /** The Opus packet to decode or record, unchanged. */
+      packet: Uint8Array;
+      /** Duration in 48 kHz samples (from the TOC). */
+      samples: number;
+      /** Duration in ms. */
+      durationMs: number;
+      /** Slot start on the caller's clock. */
+      atMs: number;
+      /** When the packet arrived. */
+      arrivalMs: number;
+      /** True for a ≤ 2-byte DTX packet (decode as comfort noise, do not record). */
+      dtx: boolean;
+      /** True when the previous slot was concealment (a decoder may smooth the join). */
+      afterConceal: boolean;
+      /** The next queued packet, if any (for look-ahead users). */
+      fecNext?: Uint8Array;
+    }
+  | {
+      kind: 'conceal';
+      /** Exact number of 48 kHz samples to conceal. */
+      samples: number;
+      durationMs: number;
+      atMs: number;
+      /** `loss`: inferred loss in front of a queued packet; `underrun`: nothing to play. */
+      reason: 'loss' | 'underrun';
+      /** The packet after the missing one, when queued: decode its in-band FEC for this slot. */
+      fec?: Uint8Array;
+      /** True on the last concealed slot before the cap: fade this slot out to silence. */
+      fadeOut: boolean;
+    }
+  | { kind: 'silence'; samples: number; durationMs: number; atMs: number; reason: SilenceReason }
+  | { kind: 'none' };
+
+interface PacketEntry {
+  kind: 'packet';
+  packet: Uint8Array;
+  samples: number;
+  durationMs: number;
+  arrivalMs: number;
+  ts: number;
+  dtx: boolean;
+}
+interface GapEntry {
+  kind: 'gap';
+  samples: number;
+  durationMs: number;
+  ts: number;
+}
+type Entry = PacketEntry | GapEntry;
+
+type PlayState = 'idle' | 'speech' | 'conceal' | 'dtx' | 'silence' | 'faded';
+
+const RECENT = 10;
+const SILENCE_GRAIN_MS = 5;
+
+/**
+ * Adaptive jitter buffer for header-less Opus egress. Sans-IO: `push(packet, arrivalMs)` and
+ * `pop(nowMs)`; every number in {@link AdaptiveJitterBuffer.metrics} is updated as it goes.
+ */
+export class AdaptiveJitterBuffer {
+  /** Live counters and delays; a plain object, read it whenever. */
+  readonly metrics: JitterMetrics = newJitterMetrics();
+
+  readonly #o: Required<Omit<JitterBufferOptions, 'histogram'>>;
+  readonly #hist: DelayHistogram;
+  #queue: Entry[] = [];
+  #bufferedMs = 0;
+
+  // Timeline (sender side).
+  #prevTs = 0;
+  #prevDur = 0;
+  #prevDtx = false;
+  #havePrev = false;
+  #lastArrival = Number.NaN;
+  #lastShape = -1;
+  #ref: Array<{ ts: number; e: number }> = []; // monotonic deque: increasing e
+  #recent: Array<{ ts: number; e: number }> = [];
+
+  // Playout side.
+  #started = false;
+  #playAt = 0;
+  #state: PlayState = 'idle';
+  #slotMs: number;
+  #concealRunMs = 0;
+  #concealCreditMs = 0;
+  #slotsSinceDrop = 1_000;
+  #jitterMs = 0;
+  #steadyPackets = 0;
+  #prevE = Number.NaN;
+  #lastInference: { ts: number; gapMs: number; packetsAgo: number } | undefined;
+  #target: number;
+
+  constructor(options: JitterBufferOptions = {}) {
+    this.#o = {
+      clockRateMs: options.clockRateMs ?? 20,
+      initialDelayMs: options.initialDelayMs ?? 80,
+      minDelayMs: options.minDelayMs ?? 0,
+      maxDelayMs: options.maxDelayMs ?? 400,
+      lateLossCostMs: options.lateLossCostMs ?? 20,
+      warmupPackets: options.warmupPackets ?? 25,
+      concealCapMs: options.concealCapMs ?? 100,
+      maxBufferedMs: options.maxBufferedMs ?? 600,
+      restartGapMs: options.restartGapMs ?? 1500,
+      referenceWindowMs: options.referenceWindowMs ?? 2000,
+      minSlotsBetweenDrops: options.minSlotsBetweenDrops ?? 3,
+      dropSpeechFrames: options.dropSpeechFrames ?? true,
+    };
+    this.#hist = new DelayHistogram({ maxDelayMs: Math.max(1000, this.#o.maxDelayMs * 2), ...options.histogram });
+    this.#slotMs = this.#o.clockRateMs;
+    this.#target = this.#o.initialDelayMs;
+    this.metrics.targetDelayMs = this.#target;
+  }
+
+  /** Current target delay in ms (relative to the fastest recent packet). */
+  get targetDelayMs(): number {
+    return this.#target;
+  }
+
+  /** Media held in the queue, in ms. */
+  get bufferedMs(): number {
+    return this.#bufferedMs;
+  }
+
+  /** Whether playout has started (the first packet waited out the initial delay). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /**
+   * Adds a packet that arrived at `arrivalMs` (caller's clock). Returns false when the packet
+   * was rejected (empty or with an impossible TOC); it is counted in `metrics.invalidPackets`.
+   */
+  push(packet: Uint8Array, arrivalMs: number): boolean {
+    const samples = tocSamples(packet);
+    if (samples === undefined) {
+      this.metrics.invalidPackets++;
+      return false;
+    }
+    const m = this.metrics;
+    m.packetsReceived++;
+    const dur = samples / 48;
+    const dtx = isDtxSized(packet);
+    const shape = tocShape(packet);
+    const expected = this.#prevTs + this.#prevDur;
+    const restart =
+      this.#havePrev &&
+      !this.#prevDtx &&
+      (arrivalMs - this.#lastArrival >= this.#o.restartGapMs ||
+        (!dtx && shape !== this.#lastShape && !isDtxShape(this.#lastShape)));
+    const reanchor = !this.#havePrev || this.#prevDtx || restart;
+    let ts: number;
+    let gapMs = 0;
+    if (reanchor) {
+      this.#lastInference = undefined;
+      if (restart) {
+        m.restarts++;
+        this.#ref = [];
+        this.#recent = [];
+        this.#concealCreditMs = 0;
+      }
+      const ref = this.#refValue();
+      ts = ref === undefined ? 0 : Math.max(expected, arrivalMs - ref);
+    } else {
+      ts = expected;
+      const undo = this.#undoInference(arrivalMs, arrivalMs - ts, dur);
+      if (undo === 'undone') ts = this.#prevTs + this.#prevDur;
+      else if (undo !== undefined) {
+        // The slot of this late packet was already concealed. Live playout discards it (its slot
+        // is gone; NetEq does the same); a recorder keeps it, played next without moving the timeline.
+        this.#lastArrival = arrivalMs;
+        if (this.#o.dropSpeechFrames) {
+          m.lateDiscards++;
+          return true;
+        }
+        this.#enqueue({ kind: 'packet', packet, samples, durationMs: dur, arrivalMs, ts: undo.ts, dtx });
+        m.bufferedMs = this.#bufferedMs;
+        return true;
+      }
+      gapMs = this.#inferLoss(arrivalMs - ts, dur);
+      ts += gapMs;
+      if (gapMs > 0) {
+        this.#lastInference = { ts, gapMs, packetsAgo: 0 };
+        m.inferredLosses += Math.round(gapMs / dur);
+      } else if (this.#lastInference) {
+        this.#lastInference.packetsAgo++;
+        if (this.#lastInference.packetsAgo > 3) this.#lastInference = undefined;
+      }
+    }
+
+    // Concealment already played for this stretch of time: either it covered the inferred loss,
+    // or the packet it stood in for is this (late) one.
+    let gapToQueue = gapMs;
+    if (this.#concealCreditMs > 0) {
+      const covered = Math.min(gapMs, this.#concealCreditMs);
+      const lateMs = this.#concealCreditMs - covered;
+      if (!reanchor && lateMs > 0) {
+        m.lateLosses += Math.max(1, Math.round(lateMs / this.#slotMs));
+        m.lateLossMs += lateMs;
+      }
+      gapToQueue = gapMs - covered;
+      this.#concealCreditMs = 0;
+    }
+    if (gapToQueue > 0) {
+      const frames = Math.round(gapToQueue / dur);
+      for (let i = 0; i < frames; i++) {
+        this.#enqueue({ kind: 'gap', samples, durationMs: dur, ts: ts - (frames - i) * dur });
+      }
+    }
+
+    const e = arrivalMs - ts;
+    if (reanchor) {
+      this.#steadyPackets = 0;
+    } else {
+      this.#steadyPackets++;
+      if (Number.isFinite(this.#prevE)) this.#jitterMs += (Math.abs(e - this.#prevE) - this.#jitterMs) / 16;
+    }
+    this.#prevE = e;
+    this.#updateReference(ts, e, dur);
+    if (!reanchor) {
+      const ref = this.#refValue() ?? e;
+      this.#hist.add(e - ref);
+      if (this.#hist.samples >= this.#o.warmupPackets) {
+        const t = this.#hist.optimalDelay(this.#o.lateLossCostMs);
+        this.#target = Math.min(this.#o.maxDelayMs, Math.max(this.#o.minDelayMs, t));
+        m.targetDelayMs = this.#target;
+      }
+    }
+
+    this.#enqueue({ kind: 'packet', packet, samples, durationMs: dur, arrivalMs, ts, dtx });
+    this.#prevTs = ts;
+    this.#prevDur = dur;
+    this.#prevDtx = dtx;
+    this.#havePrev = true;
+    this.#lastArrival = arrivalMs;
+    this.#lastShape = dtx ? this.#lastShape : shape;
+
+    // Hard cap: drop the oldest media (after a TCP burst, audio-ws.md §5.2).
+    while (this.#bufferedMs > this.#o.maxBufferedMs && this.#queue.length > 1) {
+      const old = this.#dequeue()!;
+      if (old.kind === 'packet' && !old.dtx) m.overflowDrops++;
+    }
+    m.bufferedMs = this.#bufferedMs;
+    return true;
+  }
+
+  /**
+   * Returns the playout of the next slot if it is due at `nowMs`, else `{ kind: 'none' }`. Call it
+   * on every tick and loop while it returns something else, to catch up after a late tick.
+   */
+  pop(nowMs: number): JitterOutput {
+    const m = this.metrics;
+    if (!this.#started) {
+      const head = this.#queue[0];
+      if (!head) return { kind: 'none' };
+      const ref = this.#refValue() ?? nowMs - head.ts;
+      if (nowMs - (head.ts + ref) < this.#target) return { kind: 'none' };
+      this.#started = true;
+      this.#playAt = nowMs;
+      this.#state = 'silence';
+    }
+    if (nowMs < this.#playAt) return { kind: 'none' };
+    const at = this.#playAt;
+    this.#slotsSinceDrop++;
+    for (;;) {
+      const head = this.#queue[0];
+      if (!head) break;
+      if (head.kind === 'gap') {
+        this.#dequeue();
+        const next = this.#queue[0];
+        const fec = next?.kind === 'packet' && !next.dtx ? next.packet : undefined;
+        if (fec) m.fecRecoveries++;
+        return this.#conceal(at, head.samples, head.durationMs, 'loss', fec);
+      }
+      const ref = this.#refValue() ?? at - head.ts;
+      const delay = at - (head.ts + ref);
+      const excess = delay - this.#target;
+      const silent = this.#state !== 'speech' && this.#state !== 'conceal';
+      // Compress: drop a frame when even without it the next one is on target.
+      const canDrop = head.dtx ? true : this.#queue.length >= 2;
+      if (canDrop && excess >= head.durationMs) {
+        const fast = excess > 100 + head.durationMs;
+        const speechOk = this.#o.dropSpeechFrames && (fast || this.#slotsSinceDrop > this.#o.minSlotsBetweenDrops);
+        if (head.dtx || speechOk) {
+          this.#dequeue();
+          if (!head.dtx) {
+            m.droppedFrames++;
+            this.#slotsSinceDrop = 0;
+          }
+          continue;
+        }
+      }
+      // Stretch in silence: hold a talk spurt until it has waited the target delay.
+      if (silent && excess < 0) {
+        // Hold exactly the missing time (whole ms, at most a slot): the talk spurt then starts on
+        // target instead of up to a slot late.
+        const holdMs = Math.min(this.#slotMs, Math.max(1, Math.ceil(-excess)));
+        m.silenceInsertedMs += holdMs;
+        return this.#silence(at, 'hold', holdMs);
+      }
+      this.#dequeue();
+      const afterConceal = this.#state === 'conceal' || this.#state === 'faded';
+      this.#state = head.dtx ? 'dtx' : 'speech';
+      this.#concealRunMs = 0;
+      this.#slotMs = head.durationMs;
+      this.#playAt = at + head.durationMs;
+      m.packetsPlayed++;
+      m.currentDelayMs = delay;
+      m.bufferedMs = this.#bufferedMs;
+      m.delayWindow.push(delay);
+      const next = this.#queue[0];
+      const out: JitterOutput = {
+        kind: 'packet',
+        packet: head.packet,
+        samples: head.samples,
+        durationMs: head.durationMs,
+        atMs: at,
+        arrivalMs: head.arrivalMs,
+        dtx: head.dtx,
+        afterConceal,
+      };
+      if (next?.kind === 'packet') out.fecNext = next.packet;
+      return out;
+    }
+    // Nothing to play.
+    if (this.#state === 'speech' || this.#state === 'conceal') {
+      if (this.#state === 'speech') m.underruns++;
+      this.#concealCreditMs += this.#slotMs;
+      return this.#conceal(at, Math.round(this.#slotMs * 48), this.#slotMs, 'underrun', undefined);
+    }
+    if (this.#state === 'faded') {
+      this.#concealCreditMs += this.#slotMs;
+      return this.#silence(at, 'faded');
+    }
+    // In silence, hand out short slots: the next talk spurt then starts within 5 ms of its
+    // target instead of up to a whole frame late.
+    return this.#silence(at, 'dtx', Math.min(this.#slotMs, SILENCE_GRAIN_MS));
+  }
+
+  /** Forgets every packet, the timeline and the playout state (on a new track or a reconnect). */
+  reset(): void {
+    this.#queue = [];
+    this.#bufferedMs = 0;
+    this.#havePrev = false;
+    this.#prevDtx = false;
+    this.#prevTs = 0;
+    this.#prevDur = 0;
+    this.#lastArrival = Number.NaN;
+    this.#lastShape = -1;
+    this.#ref = [];
+    this.#recent = [];
+    this.#jitterMs = 0;
+    this.#steadyPackets = 0;
+    this.#prevE = Number.NaN;
+    this.#lastInference = undefined;
+    this.#started = false;
+    this.#state = 'idle';
+    this.#concealRunMs = 0;
+    this.#concealCreditMs = 0;
+    this.#hist.reset();
+    this.#target = this.#o.initialDelayMs;
+    this.metrics.targetDelayMs = this.#target;
+    this.metrics.bufferedMs = 0;
+    this.metrics.resets++;
+  }
+
+  #conceal(
+    at: number,
+    samples: number,
+    durationMs: number,
+    reason: 'loss' | 'underrun',
+    fec: Uint8Array | undefined,
+  ): JitterOutput {
+    const m = this.metrics;
+    this.#playAt = at + durationMs;
+    if (this.#state === 'faded') {
+      // Past the cap: a gap in front of a packet is still silence, but its time is kept.
+      return this.#silence(at, 'faded', durationMs);
+    }
+    this.#concealRunMs += durationMs;
+    const fadeOut = this.#concealRunMs >= this.#o.concealCapMs;
+    this.#state = fadeOut ? 'faded' : 'conceal';
+    m.concealedMs += durationMs;
+    m.concealedSlots++;
+    m.maxConcealRunMs = Math.max(m.maxConcealRunMs, this.#concealRunMs);
+    const out: JitterOutput = { kind: 'conceal', samples, durationMs, atMs: at, reason, fadeOut };
+    if (fec) out.fec = fec;
+    return out;
+  }
+
+  #silence(at: number, reason: SilenceReason, durationMs = this.#slotMs): JitterOutput {
+    this.#playAt = at + durationMs;
+    if (reason !== 'hold' && this.#state !== 'faded') this.#state = 'silence';
+    this.metrics.silenceMs += durationMs;
+    return { kind: 'silence', samples: Math.round(durationMs * 48), durationMs, atMs: at, reason };
+  }
+
+  #enqueue(entry: Entry): void {
+    this.#queue.push(entry);
+    this.#bufferedMs += entry.durationMs;
+  }
+
+  #dequeue(): Entry | undefined {
+    const e = this.#queue.shift();
+    if (e) this.#bufferedMs -= e.durationMs;
+    return e;
+  }
+
+  #refValue(): number | undefined {
+    return this.#ref[0]?.e;
+  }
+
+  /**
+   * Frames lost in front of a packet whose offset from the timeline is `e`: only after a few
+   * steady packets and while the inter-arrival jitter (RFC 3550 §6.4.1 estimator) is small enough
+   * that a whole-frame jump cannot be jitter. Measured against the floor of the last ~200 ms, so
+   * an old floor or the histogram's tail cannot hide it.
+   */
+  #inferLoss(e: number, dur: number): number {
+    if (this.#steadyPackets < 8 || this.#jitterMs > dur * 0.25) return 0;
+    let floor = Number.POSITIVE_INFINITY;
+    for (const r of this.#recent) floor = Math.min(floor, r.e);
+    if (!Number.isFinite(floor)) return 0;
+    const excess = e - floor - this.#jitterMs;
+    const k = Math.round(excess / dur);
+    if (k < 1 || k > 5 || Math.abs(excess - k * dur) > dur * 0.3) return 0;
+    return k * dur;
+  }
+
+  /**
+   * A packet arriving a frame *earlier* than the recent floor right after an inferred loss means the
+   * inference was wrong: the "lost" packet was only late (overtaken or delayed by about a frame).
+   * Moves the timeline back, drops the gap if it is still queued, and records the late packet's
+   * real delay in the histogram so the target learns from it. Returns true when it undid one.
+   */
+  #undoInference(arrivalMs: number, e: number, dur: number): 'undone' | { ts: number } | undefined {
+    const li = this.#lastInference;
+    if (!li) return undefined;
+    let floor = Number.POSITIVE_INFINITY;
+    for (const r of this.#recent) floor = Math.min(floor, r.e);
+    if (!(e < floor - dur * 0.5)) return undefined;
+    this.#lastInference = undefined;
+    const g = li.gapMs;
+    const m = this.metrics;
+    const frames = Math.round(g / dur);
+    m.inferredLosses -= frames;
+    m.inferenceUndone += frames;
+    // Teach the histogram the late packet's real delay (its slot was in front of the gap's end).
+    const ref = this.#refValue();
+    if (ref !== undefined) this.#hist.add(arrivalMs - (li.ts - g) - ref);
+    const gaps = this.#queue.filter((q) => q.kind === 'gap' && q.ts >= li.ts - g - 1e-6 && q.ts < li.ts - 1e-6);
+    if (gaps.length < frames) {
+      // (Part of) the gap was already concealed: the concealment stood in for this late packet.
+      m.lateLosses += frames;
+      m.lateLossMs += g;
+      for (const q of gaps) this.#removeEntry(q);
+      return { ts: li.ts - g };
+    }
+    for (const q of gaps) this.#removeEntry(q);
+    for (const q of this.#queue) if (q.ts >= li.ts - 1e-6) q.ts -= g;
+    const shift = (list: Array<{ ts: number; e: number }>) => {
+      for (const r of list) {
+        if (r.ts >= li.ts - 1e-6) {
+          r.ts -= g;
+          r.e += g;
+        }
+      }
+    };
+    shift(this.#recent);
+    const all = [...this.#ref];
+    shift(all);
+    this.#ref = [];
+    for (const r of all.sort((a, b) => a.ts - b.ts)) {
+      while (this.#ref.length && this.#ref[this.#ref.length - 1]!.e >= r.e) this.#ref.pop();
+      this.#ref.push(r);
+    }
+    this.#prevTs -= g;
+    return 'undone';
+  }
+
+  #removeEntry(entry: Entry): void {
+    const i = this.#queue.indexOf(entry);
+    if (i >= 0) {
+      this.#queue.splice(i, 1);
+      this.#bufferedMs -= entry.durationMs;
+    }
+  }
+
+  /** Sliding minimum of `e` over the reference window, raised when a persistent step shows. */
+  #updateReference(ts: number, e: number, dur: number): void {
+    const ref = this.#ref;
+    while (ref.length && ref[ref.length - 1]!.e >= e) ref.pop();
+    ref.push({ ts, e });
+    while (ref.length > 1 && ref[0]!.ts < ts - this.#o.referenceWindowMs) ref.shift();
+    const recent = this.#recent;
+    recent.push({ ts, e });
+    if (recent.length > RECENT) recent.shift();
+    if (recent.length === RECENT) {
+      let min = Number.POSITIVE_INFINITY;
+      for (const r of recent) min = Math.min(min, r.e);
+      if (min - ref[0]!.e >= dur / 2) {
+        // Every packet of the last ~200 ms is at least half a frame later than the old floor:
+        // the floor moved (a loss the spread hid, or a route change). Rebuild from recent packets.
+        this.#ref = [];
+        for (const r of recent) {
+          while (this.#ref.length && this.#ref[this.#ref.length - 1]!.e >= r.e) this.#ref.pop();
+          this.#ref.push(r);
+        }
+        this.metrics.referenceSteps++;
+      }
+    }
+  }
+}
+
+function isDtxShape(shape: number): boolean {
+  return shape === -1;
+}

@@ -1,0 +1,457 @@
+/**
+ * `VoiceReceiver`: per-user audio from egress, through one adaptive jitter buffer per user, on a
+ * single 20 ms playout tick owned by the receiver (the buffers have no timers, STYLE.md).
+ *
+ * ```
+ *  VoiceSubscriber / DuplexSession ──frame(packet, arrivalMs)──► AdaptiveJitterBuffer.push
+ *                                                                        │
+ *  receiver tick (absolute 20 ms schedule on the injected Clock) ──► pop(now) per user
+ *        │                                                               │
+ *        ├─ mode 'opus': slots (packet | conceal(+fec) | silence) ─► UserAudioStream (async iterable)
+ *        └─ mode 'pcm' : decode, PLC / FEC, fade, 20 ms PCM frames ─► UserAudioStream
+ * ```
+ * @remarks One gateway session per bot identity per room (audio-ws.md §6): the platform kicks an
+ * older session of the same identity, and a kicked subscribe socket goes silent. Subscribing to
+ * several users of the same room therefore makes the sessions replace each other; the receiver
+ * emits a `warning` when that happens. Users in different rooms, or per-call duplex sessions
+ * attached with {@link VoiceReceiver.attach}, work concurrently.
+ * @packageDocumentation
+ */
+import { fadeOut } from '../codec/pcm.js';
+import { OpusDecoder } from '../codec/opus-decoder.js';
+import { ClosedError, InvalidInputError } from '../errors.js';
+import {
+  AdaptiveJitterBuffer,
+  type JitterBufferOptions,
+  type JitterMetrics,
+  type JitterOutput,
+} from '../jitter/index.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { type SubscribeApi, type SubscriberTimeouts, VoiceSubscriber } from './subscriber.js';
+
+/** Anything that emits raw egress frames: a {@link VoiceSubscriber} or a duplex session. */
+export interface FrameSourceLike {
+  on(event: 'frame', listener: (packet: Uint8Array, arrivalMs: number) => void): unknown;
+  off(event: 'frame', listener: (packet: Uint8Array, arrivalMs: number) => void): unknown;
+  /** Closed with the stream when the receiver owns the source. */
+  close?(): Promise<void> | void;
+}
+
+/** One playout slot of a user's audio in `opus` mode. */
+export type ReceivedOpusFrame =
+  | Exclude<JitterOutput, { kind: 'none' }>
+  | { kind: 'silence'; samples: number; durationMs: number; atMs: number; reason: 'absent' };
+
+/** One 20 ms PCM frame of a user's audio in `pcm` mode (48 kHz, interleaved s16). */
+export interface ReceivedPcmFrame {
+  pcm: Int16Array;
+  /** Tick time at which the frame was produced. */
+  atMs: number;
+  /** Part of the frame came from concealment (PLC or FEC). */
+  concealed: boolean;
+}
+
+/** Options of {@link VoiceReceiver.subscribe} / {@link VoiceReceiver.attach}. */
+export interface UserStreamOptions {
+  /** `opus`: packets with timing and concealment flags; `pcm`: decoded 20 ms frames. Default `opus`. */
+  mode?: 'opus' | 'pcm';
+  /** PCM channels (pcm mode). Default 1. */
+  channels?: 1 | 2;
+  /** Jitter buffer options for this user. */
+  jitter?: JitterBufferOptions;
+  /** Items held for a slow consumer before the oldest are dropped (counted). Default 500 (10 s). */
+  maxQueuedItems?: number;
+}
+
+/** Events of a {@link UserAudioStream}. */
+export type UserAudioStreamEvents = {
+  /** Synchronous, during the receiver tick: every slot (opus mode semantics, both modes). */
+  output: [slot: ReceivedOpusFrame];
+  speakingStart: [];
+  speakingStop: [];
+  /** The source subscribed a new track: the buffer was reset. */
+  reset: [];
+  end: [];
+};
+
+/**
+ * One user's received audio: an async iterable of {@link ReceivedOpusFrame} or
+ * {@link ReceivedPcmFrame}; it ends when the stream or its receiver closes.
+ */
+export class UserAudioStream<T extends ReceivedOpusFrame | ReceivedPcmFrame = ReceivedOpusFrame | ReceivedPcmFrame>
+  extends TypedEmitter<UserAudioStreamEvents>
+  implements AsyncIterable<T>
+{
+  readonly userId: string;
+  readonly mode: 'opus' | 'pcm';
+  readonly channels: 1 | 2;
+  /** The jitter buffer (its `metrics` are live). */
+  readonly jitter: AdaptiveJitterBuffer;
+  /** The source this stream reads. */
+  readonly source: FrameSourceLike;
+  #queue: T[] = [];
+  #waiters: Array<(r: IteratorResult<T>) => void> = [];
+  #ended = false;
+  #closing: Promise<void> | undefined;
+  #speaking = false;
+  #quietMs = 0;
+  #decoder: OpusDecoder | undefined;
+  #pcmAcc: Int16Array[] = [];
+  #pcmAccSamples = 0;
+  #pcmConcealed = false;
+  #emittedSamples = 0;
+  #ticks = 0;
+  readonly #maxQueued: number;
+  readonly #ownsSource: boolean;
+  readonly #onFrame: (packet: Uint8Array, arrivalMs: number) => void;
+  readonly #onSubscribed: () => void;
+  readonly #onClosed: () => void;
+  /** Items dropped because the consumer did not keep up. */
+  droppedItems = 0;
+
+  /** @internal Created by {@link VoiceReceiver}. */
+  constructor(
+    userId: string,
+    source: FrameSourceLike,
+    options: UserStreamOptions,
+    ownsSource: boolean,
+    onClosed: () => void,
+  ) {
+    super();
+    this.userId = userId;
+    this.source = source;
+    this.mode = options.mode ?? 'opus';
+    this.channels = options.channels ?? 1;
+    this.jitter = new AdaptiveJitterBuffer(options.jitter);
+    this.#maxQueued = options.maxQueuedItems ?? 500;
+    this.#ownsSource = ownsSource;
+    this.#onClosed = onClosed;
+    this.#onFrame = (packet, arrivalMs) => {
+      if (!this.#ended) this.jitter.push(packet, arrivalMs);
+    };
+    this.#onSubscribed = () => {
+      this.jitter.reset();
+      this.#decoder?.reset();
+      this.emit('reset');
+    };
+    source.on('frame', this.#onFrame);
+    (source as unknown as VoiceSubscriber).on?.('subscribed', this.#onSubscribed);
+    if (this.mode === 'pcm') this.#decoder = new OpusDecoder({ channels: this.channels });
+  }
+
+  /** Jitter metrics of this user. */
+  get metrics(): JitterMetrics {
+    return this.jitter.metrics;
+  }
+
+  /** Whether the user is speaking (a non-DTX packet played within the last 200 ms). */
+  get speaking(): boolean {
+    return this.#speaking;
+  }
+
+  /** True once the stream ended (closed by its owner). */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** @internal One playout tick. */
+  tick(nowMs: number, tickMs: number): void {
+    if (this.#ended) return;
+    this.#ticks++;
+    let produced = false;
+    for (;;) {
+      const out = this.jitter.pop(nowMs);
+      if (out.kind === 'none') break;
+      produced = true;
+      this.#slot(out);
+    }
+    if (!produced && !this.jitter.started) {
+      // Before the first packet (or after a reset): the user is absent; keep the cadence.
+      this.#slot({
+        kind: 'silence',
+        samples: Math.round(tickMs * 48),
+        durationMs: tickMs,
+        atMs: nowMs,
+        reason: 'absent',
+      });
+    }
+    if (this.mode === 'pcm') this.#flushPcm(nowMs, tickMs);
+  }
+
+  #slot(slot: ReceivedOpusFrame): void {
+    this.emit('output', slot);
+    // Speaking detection.
+    if (slot.kind === 'packet' && !slot.dtx) {
+      this.#quietMs = 0;
+      if (!this.#speaking) {
+        this.#speaking = true;
+        this.emit('speakingStart');
+      }
+    } else if (slot.kind !== 'conceal' || slot.fadeOut) {
+      this.#quietMs += slot.durationMs;
+      if (this.#speaking && this.#quietMs >= 200) {
+        this.#speaking = false;
+        this.emit('speakingStop');
+      }
+    }
+    if (this.mode === 'opus') {
+      this.#enqueue(slot as T);
+      return;
+    }
+    const dec = this.#decoder!;
+    const ch = this.channels;
+    let pcm: Int16Array;
+    try {
+      if (slot.kind === 'packet') {
+        pcm = slot.dtx ? new Int16Array(slot.samples * ch) : dec.decode(slot.packet);
+      } else if (slot.kind === 'conceal') {
+        const n = slot.samples - (slot.samples % 120);
+        pcm = n > 0 ? (slot.fec ? dec.decodeFec(slot.fec, n) : dec.conceal(n)) : new Int16Array(0);
+        if (slot.fadeOut) fadeOut(pcm, ch);
+        this.#pcmConcealed = true;
+      } else {
+        pcm = new Int16Array(slot.samples * ch);
+      }
+    } catch {
+      // A corrupt packet: its time still passes, as silence.
+      pcm = new Int16Array(slot.samples * ch);
+    }
+    this.#pcmAcc.push(pcm);
+    this.#pcmAccSamples += pcm.length / ch;
+  }
+
+  /** Emits whole 20 ms PCM frames; pads when the source is behind the tick (steady cadence). */
+  #flushPcm(nowMs: number, tickMs: number): void {
+    const ch = this.channels;
+    const frame = Math.round(tickMs * 48);
+    const due = this.#ticks * frame;
+    if (this.#emittedSamples + this.#pcmAccSamples < due - frame) {
+      const pad = due - frame - (this.#emittedSamples + this.#pcmAccSamples);
+      this.#pcmAcc.push(new Int16Array(pad * ch));
+      this.#pcmAccSamples += pad;
+    }
+    while (this.#pcmAccSamples >= frame) {
+      const out = new Int16Array(frame * ch);
+      let filled = 0;
+      while (filled < out.length) {
+        const head = this.#pcmAcc[0]!;
+        const take = Math.min(head.length, out.length - filled);
+        out.set(head.subarray(0, take), filled);
+        filled += take;
+        if (take === head.length) this.#pcmAcc.shift();
+        else this.#pcmAcc[0] = head.subarray(take);
+      }
+      this.#pcmAccSamples -= frame;
+      this.#emittedSamples += frame;
+      this.#enqueue({ pcm: out, atMs: nowMs, concealed: this.#pcmConcealed } as T);
+      this.#pcmConcealed = false;
+    }
+  }
+
+  #enqueue(item: T): void {
+    const w = this.#waiters.shift();
+    if (w) {
+      w({ value: item, done: false });
+      return;
+    }
+    this.#queue.push(item);
+    if (this.#queue.length > this.#maxQueued) {
+      this.#queue.shift();
+      this.droppedItems++;
+    }
+  }
+
+  /** Ends the stream (queued items can still be read), detaches and closes an owned source. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#ended = true;
+      this.source.off('frame', this.#onFrame);
+      (this.source as unknown as VoiceSubscriber).off?.('subscribed', this.#onSubscribed);
+      if (this.#speaking) {
+        this.#speaking = false;
+        this.emit('speakingStop');
+      }
+      for (const w of this.#waiters.splice(0)) w({ value: undefined, done: true });
+      this.#decoder?.close();
+      this.#onClosed();
+      this.emit('end');
+      if (this.#ownsSource) await this.source.close?.();
+    })();
+    return this.#closing;
+  }
+
+  /** Reads items until the stream ends. Breaking out of the loop does not close the stream. */
+  [Symbol.asyncIterator](): AsyncIterator<T> {
+    return {
+      next: () => {
+        const item = this.#queue.shift();
+        if (item !== undefined) return Promise.resolve({ value: item, done: false });
+        if (this.#ended) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve) => this.#waiters.push(resolve));
+      },
+      return: () => Promise.resolve({ value: undefined, done: true }),
+    };
+  }
+}
+
+/** Options of {@link VoiceReceiver}. */
+export interface VoiceReceiverOptions {
+  /** REST client for SubscribeTrack / UnsubscribeTrack (and StreamToken without `gatewayUrl`). */
+  rest?: SubscribeApi;
+  /** Default space of {@link VoiceReceiver.subscribe}. */
+  spaceId?: string;
+  /** Default voice channel of {@link VoiceReceiver.subscribe}. */
+  channelId?: string;
+  /** Audio gateway base; default StreamToken's `ingressUrl`. */
+  gatewayUrl?: string;
+  /** Playout tick (ms). Default 20. */
+  tickMs?: number;
+  clock?: Clock;
+  /** Subscriber deadlines. */
+  timeouts?: SubscriberTimeouts;
+  /** Subscriber attempts before giving up. Default 8. */
+  maxAttempts?: number;
+}
+
+/** Events of {@link VoiceReceiver}. */
+export type VoiceReceiverEvents = {
+  speakingStart: [userId: string];
+  speakingStop: [userId: string];
+  /** After every stream handled a tick (the recorder aligns on it). */
+  tick: [nowMs: number];
+  /** A non-fatal problem worth knowing (e.g. two sessions in one room, audio-ws.md §6). */
+  warning: [message: string];
+  error: [error: Error, userId: string];
+};
+
+/**
+ * Receives many users' audio at once, each with its own jitter buffer, on one playout tick.
+ */
+export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
+  readonly #o: VoiceReceiverOptions;
+  readonly #clock: Clock;
+  readonly #tickMs: number;
+  readonly #streams = new Map<string, UserAudioStream>();
+  #timer: unknown;
+  #startMs = 0;
+  #tickIndex = 0;
+  #closed = false;
+
+  constructor(options: VoiceReceiverOptions = {}) {
+    super();
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#tickMs = options.tickMs ?? 20;
+  }
+
+  /** Live streams by user id. */
+  get streams(): ReadonlyMap<string, UserAudioStream> {
+    return this.#streams;
+  }
+
+  /** The receiver's clock (the time base of every `atMs` and `arrivalMs`). */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  /**
+   * Subscribes to `userId` through IVoiceEgress SubscribeTrack + `/audio/subscribe`.
+   * @throws InvalidInputError without a REST client, space or channel; ClosedError after close.
+   */
+  subscribe(
+    userId: string,
+    options: UserStreamOptions & { spaceId?: string; channelId?: string } = {},
+  ): UserAudioStream {
+    if (this.#closed) throw new ClosedError('VoiceReceiver is closed');
+    const rest = this.#o.rest;
+    const spaceId = options.spaceId ?? this.#o.spaceId;
+    const channelId = options.channelId ?? this.#o.channelId;
+    if (!rest || !spaceId || !channelId) {
+      throw new InvalidInputError('VoiceReceiver.subscribe needs a REST client, a spaceId and a channelId');
+    }
+    for (const s of this.#streams.values()) {
+      const src = s.source as VoiceSubscriber;
+      if (src instanceof VoiceSubscriber && src.spaceId === spaceId && src.channelId === channelId) {
+        this.emit(
+          'warning',
+          `subscribing to ${userId} and ${s.userId} in the same room: the gateway keeps one session per bot identity per room (audio-ws.md §6), so they replace each other`,
+        );
+        break;
+      }
+    }
+    const sub = new VoiceSubscriber({
+      rest,
+      spaceId,
+      channelId,
+      userId,
+      gatewayUrl: this.#o.gatewayUrl,
+      clock: this.#clock,
+      timeouts: this.#o.timeouts,
+      maxAttempts: this.#o.maxAttempts,
+    });
+    sub.on('error', (err) => this.emit('error', err, userId));
+    sub.on('stateChange', (_o, n) => {
+      if (n.status === 'closed') void this.#streams.get(userId)?.close();
+    });
+    return this.#add(userId, sub, options, true);
+  }
+
+  /** Reads `userId`'s audio from an existing frame source (a duplex session of a call). */
+  attach(userId: string, source: FrameSourceLike, options: UserStreamOptions = {}): UserAudioStream {
+    if (this.#closed) throw new ClosedError('VoiceReceiver is closed');
+    return this.#add(userId, source, options, false);
+  }
+
+  #add(userId: string, source: FrameSourceLike, options: UserStreamOptions, owns: boolean): UserAudioStream {
+    if (this.#streams.has(userId)) throw new InvalidInputError(`already receiving ${userId}`);
+    const stream = new UserAudioStream(userId, source, options, owns, () => {
+      if (this.#streams.get(userId) === stream) this.#streams.delete(userId);
+    });
+    stream.on('speakingStart', () => this.emit('speakingStart', userId));
+    stream.on('speakingStop', () => this.emit('speakingStop', userId));
+    this.#streams.set(userId, stream);
+    this.#ensureTicking();
+    return stream;
+  }
+
+  #ensureTicking(): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#startMs = this.#clock.now();
+    this.#tickIndex = 0;
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    const due = this.#startMs + (this.#tickIndex + 1) * this.#tickMs;
+    this.#timer = this.#clock.setTimeout(() => this.#tick(), Math.max(0, due - this.#clock.now()));
+  }
+
+  #tick(): void {
+    this.#timer = undefined;
+    if (this.#closed) return;
+    this.#tickIndex++;
+    const now = this.#clock.now();
+    // After a long event-loop stall, skip missed ticks rather than bursting (the buffers catch up
+    // on their own timeline; the PCM cadence pads).
+    const behind = Math.floor((now - this.#startMs) / this.#tickMs) - this.#tickIndex;
+    if (behind > 5) this.#tickIndex += behind;
+    for (const s of [...this.#streams.values()]) s.tick(now, this.#tickMs);
+    this.emit('tick', now);
+    if (this.#streams.size > 0 || this.listenerCount('tick') > 0) this.#schedule();
+  }
+
+  /** Closes every stream (and the subscribers it owns: UnsubscribeTrack), stops the tick. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await Promise.all([...this.#streams.values()].map((s) => s.close()));
+  }
+
+  /** Same as {@link VoiceReceiver.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+}

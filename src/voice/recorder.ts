@@ -1,0 +1,532 @@
+/**
+ * `Recorder`: one Ogg Opus file per user, written without re-encoding, all on one session clock,
+ * plus an optional decoded mix (WAV, or re-encoded Ogg Opus) of the whole session.
+ *
+ * ```
+ *  session start ─────────────────────────────────────────────────────────────► stop
+ *  alice.ogg  [silence···][pkt pkt pkt][sil][pkt pkt]·DTX·(silence)·[pkt]···[sil]   every track has
+ *  bob.ogg    [silence·········(absent)·········][pkt pkt ·loss· pkt pkt]···[sil]   the same length
+ *                  ▲ a packet goes at (slot time − start) × 48 samples; the gap before it is filled
+ *                    with silence packets; at every receiver tick each track is padded to "now".
+ * ```
+ * - Packets are copied unchanged; DTX (≤ 2 bytes) is not written but its time is (audio-ws.md §5.2).
+ * - Silence, DTX, loss and absence become valid 20 ms silence packets (2.5–10 ms to align exactly
+ *   before a packet), so granule positions are exact sums of what was written (RFC 7845 §4).
+ *   The mix, decoded from the same timeline, gets PLC (or in-band FEC) audio for lost frames.
+ * - Crash-safe: completed pages are written as they form and the muxer is flushed at least every
+ *   `flushIntervalMs` (1 s); after kill -9 each file is valid up to its last flushed page.
+ * - A write error (disk full ...) fails only that file: it is reported as an {@link IoError}
+ *   (`error` event and the track's `error`) and every other file keeps going.
+ * @packageDocumentation
+ */
+import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { OggOpusMuxer } from '../codec/ogg-mux.js';
+import { OpusDecoder } from '../codec/opus-decoder.js';
+import { OpusEncoder } from '../codec/opus-encoder.js';
+import { fadeOut, mixInto } from '../codec/pcm.js';
+import { SILENCE_FRAME_DURATIONS, silencePacket } from '../codec/silence.js';
+import { InvalidInputError, IoError } from '../errors.js';
+import { TypedEmitter } from '../util/emitter.js';
+import type { ReceivedOpusFrame, UserAudioStream, VoiceReceiver } from './receiver.js';
+
+/** Options of {@link Recorder}. */
+export interface RecorderOptions {
+  /** The receiver whose tick is the session clock (and which subscribes the users). */
+  receiver: VoiceReceiver;
+  /** Users to record. */
+  users: readonly string[];
+  /** Output directory (must exist). */
+  outDir: string;
+  /** Channels declared in each user's Ogg (OpusHead). Default 1. */
+  channels?: 1 | 2;
+  /** File name of a user's track (relative to `outDir`, or absolute). Default `<userId>.ogg`. */
+  fileName?: (userId: string) => string;
+  /**
+   * Decoded mix of the whole session: WAV (48 kHz s16, default) or Ogg Opus (re-encoded, 20 ms
+   * frames). File name default `mix.wav` / `mix.ogg`. Default none.
+   */
+  mix?: { channels: 1 | 2; format?: 'wav' | 'ogg'; fileName?: string; bitrate?: number } | undefined;
+  /** Longest time between flushes of buffered pages (ms). Default 1000. */
+  flushIntervalMs?: number;
+  /**
+   * How each user's stream is obtained (opus mode). Default
+   * `receiver.subscribe(userId, { mode: 'opus', jitter: RECORDING_JITTER })`.
+   */
+  subscribe?: (userId: string) => UserAudioStream;
+  /** fsync after each flush (slower, survives power loss, not only kill -9). Default false. */
+  fsync?: boolean;
+}
+
+/** What was recorded for one user. */
+export interface RecordedTrack {
+  userId: string;
+  path: string;
+  /** Samples (48 kHz, per channel) written, excluding pre-skip. */
+  samples: number;
+  /** Received packets written unchanged. */
+  packets: number;
+  /** Silence packets written to fill silence, DTX, loss and absence. */
+  fillPackets: number;
+  /** The write error that stopped this file, if any. */
+  error?: IoError;
+}
+
+/** Summary returned by {@link Recorder.stop}. */
+export interface RecordingSummary {
+  /** Session length on the receiver's clock (ms). */
+  durationMs: number;
+  tracks: RecordedTrack[];
+  /** Path of the mix, when one was requested. */
+  mixPath?: string;
+  /** The mix's write error, if any. */
+  mixError?: IoError;
+}
+
+/** Events of {@link Recorder}. */
+export type RecorderEvents = {
+  /** A file failed (the rest of the session keeps going). */
+  error: [error: IoError, userId: string | undefined];
+  /** Pages were flushed to every file. */
+  flush: [atMs: number];
+};
+
+/** A sink that writes synchronously to a file and turns failures into IoError once. */
+class FileSink {
+  readonly path: string;
+  #fd: number | undefined;
+  error: IoError | undefined;
+  bytes = 0;
+  constructor(path: string) {
+    this.path = path;
+    try {
+      this.#fd = openSync(path, 'w');
+    } catch (err) {
+      this.error = new IoError(`cannot create ${path}: ${(err as Error).message}`, { cause: err, path });
+    }
+  }
+  write(bytes: Uint8Array, position?: number): boolean {
+    if (this.error || this.#fd === undefined || bytes.length === 0) return !this.error;
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += writeSync(this.#fd, bytes, off, bytes.length - off, position === undefined ? null : position + off);
+      }
+      if (position === undefined) this.bytes += bytes.length;
+      return true;
+    } catch (err) {
+      this.error = new IoError(`writing ${this.path} failed: ${(err as Error).message}`, {
+        cause: err,
+        path: this.path,
+      });
+      return false;
+    }
+  }
+  sync(): void {
+    if (this.#fd !== undefined && !this.error) {
+      try {
+        fsyncSync(this.#fd);
+      } catch (err) {
+        this.error = new IoError(`fsync ${this.path} failed: ${(err as Error).message}`, {
+          cause: err,
+          path: this.path,
+        });
+      }
+    }
+  }
+  close(): void {
+    if (this.#fd === undefined) return;
+    try {
+      closeSync(this.#fd);
+    } catch (err) {
+      this.error ??= new IoError(`closing ${this.path} failed: ${(err as Error).message}`, {
+        cause: err,
+        path: this.path,
+      });
+    }
+    this.#fd = undefined;
+  }
+}
+
+interface OggMixState {
+  enc: OpusEncoder;
+  mux: OggOpusMuxer;
+  pending: Int16Array[];
+  pendingSamples: number;
+  pcmSamples: number;
+}
+
+interface TrackState {
+  info: RecordedTrack;
+  stream: UserAudioStream;
+  sink: FileSink;
+  mux: OggOpusMuxer;
+  reported: boolean;
+  decoder: OpusDecoder | undefined;
+  pcm: Int16Array[];
+  pcmSamples: number;
+  onOutput: (slot: ReceivedOpusFrame) => void;
+}
+
+/**
+ * Jitter buffer settings for recording: never drop a received speech frame to cut delay, a large
+ * cap (latency does not matter for a file, completeness does), and a delay floor of 100 ms so the
+ * delay does not shrink after the start, which would shift later speech against the session clock.
+ */
+export const RECORDING_JITTER = {
+  dropSpeechFrames: false,
+  maxBufferedMs: 10_000,
+  initialDelayMs: 100,
+  minDelayMs: 100,
+} as const;
+
+const FILL_UNITS: ReadonlyArray<[number, number]> = [
+  [960, 20],
+  [480, 10],
+  [240, 5],
+  [120, 2.5],
+];
+
+/**
+ * Records users' audio into aligned Ogg Opus files. Starts at construction; call
+ * {@link Recorder.stop} to finish every file (EOS page, closed).
+ */
+export class Recorder extends TypedEmitter<RecorderEvents> {
+  readonly #o: RecorderOptions;
+  readonly #tracks = new Map<string, TrackState>();
+  readonly #startMs: number;
+  readonly #channels: 1 | 2;
+  readonly #flushMs: number;
+  #lastFlushMs: number;
+  #stopping: Promise<RecordingSummary> | undefined;
+  #mix:
+    | {
+        sink: FileSink;
+        channels: 1 | 2;
+        dataBytes: number;
+        reported: boolean;
+        ogg?: OggMixState;
+      }
+    | undefined;
+  readonly #onTick: (now: number) => void;
+
+  /**
+   * @throws InvalidInputError without users or with duplicates.
+   */
+  constructor(options: RecorderOptions) {
+    super();
+    if (options.users.length === 0) throw new InvalidInputError('Recorder needs at least one user');
+    if (new Set(options.users).size !== options.users.length)
+      throw new InvalidInputError('Recorder: duplicate user ids');
+    this.#o = options;
+    this.#channels = options.channels ?? 1;
+    this.#flushMs = options.flushIntervalMs ?? 1000;
+    const receiver = options.receiver;
+    this.#startMs = receiver.clock.now();
+    this.#lastFlushMs = this.#startMs;
+    if (options.mix) {
+      const format = options.mix.format ?? 'wav';
+      const name = options.mix.fileName ?? `mix.${format}`;
+      const sink = new FileSink(isAbsolute(name) ? name : join(options.outDir, name));
+      const ch = options.mix.channels;
+      this.#mix = { sink, channels: ch, dataBytes: 0, reported: false };
+      if (format === 'ogg') {
+        const enc = new OpusEncoder({
+          channels: ch,
+          frameDurationMs: 20,
+          bitrate: options.mix.bitrate ?? (ch === 2 ? 96_000 : 64_000),
+        });
+        const mux = new OggOpusMuxer({ channels: ch, comments: ['ARGON_MIX=1'] });
+        this.#mix.ogg = { enc, mux, pending: [], pendingSamples: 0, pcmSamples: 0 };
+        sink.write(mux.headers());
+      } else {
+        sink.write(wavHeader(ch, 0));
+      }
+    }
+    const subscribe =
+      options.subscribe ?? ((u: string) => receiver.subscribe(u, { mode: 'opus', jitter: RECORDING_JITTER }));
+    for (const userId of options.users) {
+      const name = options.fileName?.(userId) ?? `${safeName(userId)}.ogg`;
+      const path = isAbsolute(name) ? name : join(options.outDir, name);
+      const sink = new FileSink(path);
+      // Pre-skip 0: the packets come from a live stream, not from the start of an encoder, so the
+      // file's duration is exactly the session's (RFC 7845 §4.2 allows 0).
+      const mux = new OggOpusMuxer({ channels: this.#channels, preSkip: 0, comments: [`ARGON_USER_ID=${userId}`] });
+      sink.write(mux.headers());
+      const stream = subscribe(userId);
+      const t: TrackState = {
+        info: { userId, path, samples: 0, packets: 0, fillPackets: 0 },
+        stream,
+        sink,
+        mux,
+        reported: false,
+        decoder: this.#mix ? new OpusDecoder({ channels: this.#mix.channels }) : undefined,
+        pcm: [],
+        pcmSamples: 0,
+        onOutput: (slot) => this.#onSlot(t, slot),
+      };
+      stream.on('output', t.onOutput);
+      this.#tracks.set(userId, t);
+      // A failure to create the file is reported on the first tick (listeners are attached by then).
+    }
+    this.#onTick = (now) => this.#tick(now);
+    receiver.on('tick', this.#onTick);
+  }
+
+  /** Live per-user counters. */
+  get tracks(): RecordedTrack[] {
+    return [...this.#tracks.values()].map((t) => t.info);
+  }
+
+  /** Session start on the receiver's clock. */
+  get startMs(): number {
+    return this.#startMs;
+  }
+
+  #onSlot(t: TrackState, slot: ReceivedOpusFrame): void {
+    if (this.#stopping) return;
+    if (slot.kind === 'conceal' && t.decoder && SILENCE_FRAME_DURATIONS.includes(slot.durationMs)) {
+      // The file gets silence for a lost frame (no re-encoding), the mix gets PLC or FEC audio.
+      this.#pad(t, Math.round((slot.atMs - this.#startMs) * 48), true);
+      const dec = t.decoder;
+      this.#writePacket(t, silencePacket(this.#channels, slot.durationMs), slot.samples, true, () => {
+        const pcm = slot.fec ? dec.decodeFec(slot.fec, slot.samples) : dec.conceal(slot.samples);
+        if (slot.fadeOut) fadeOut(pcm, dec.channels);
+        return pcm;
+      });
+      return;
+    }
+    if (slot.kind !== 'packet' || slot.dtx) return; // filled by padding on the session clock
+    this.#pad(t, Math.round((slot.atMs - this.#startMs) * 48), true);
+    this.#writePacket(t, slot.packet, slot.samples, false);
+  }
+
+  /** Fills `t` with silence up to sample position `target` (whole frames, or exactly when `exact`). */
+  #pad(t: TrackState, target: number, exact: boolean): void {
+    let gap = target - t.info.samples;
+    for (const [samples, ms] of FILL_UNITS) {
+      if (!exact && samples < 960) break;
+      while (gap >= samples) {
+        this.#writePacket(t, silencePacket(this.#channels, ms), samples, true);
+        gap -= samples;
+      }
+    }
+  }
+
+  #writePacket(t: TrackState, packet: Uint8Array, samples: number, fill: boolean, mixPcm?: () => Int16Array): void {
+    t.info.samples += samples;
+    if (fill) t.info.fillPackets++;
+    else t.info.packets++;
+    t.sink.write(t.mux.write(packet, samples));
+    this.#check(t);
+    if (t.decoder) {
+      let pcm: Int16Array;
+      try {
+        pcm = mixPcm ? mixPcm() : t.decoder.decode(packet);
+      } catch {
+        pcm = new Int16Array(samples * t.decoder.channels);
+      }
+      t.pcm.push(pcm);
+      t.pcmSamples += pcm.length / t.decoder.channels;
+    }
+  }
+
+  #check(t: TrackState): void {
+    if (t.sink.error && !t.reported) {
+      t.reported = true;
+      t.info.error = t.sink.error;
+      this.emit('error', t.sink.error, t.info.userId);
+    }
+  }
+
+  #tick(now: number): void {
+    if (this.#stopping) return;
+    const target = Math.floor((now - this.#startMs) * 48);
+    for (const t of this.#tracks.values()) {
+      this.#pad(t, target, false);
+      this.#check(t);
+    }
+    this.#mixDown(false);
+    if (now - this.#lastFlushMs >= this.#flushMs) this.#flush(now);
+  }
+
+  #flush(now: number): void {
+    this.#lastFlushMs = now;
+    for (const t of this.#tracks.values()) {
+      t.sink.write(t.mux.flush());
+      if (this.#o.fsync) t.sink.sync();
+      this.#check(t);
+    }
+    const mix = this.#mix;
+    if (mix?.ogg) {
+      mix.sink.write(mix.ogg.mux.flush());
+      if (this.#o.fsync) mix.sink.sync();
+      this.#checkMix();
+    } else if (mix) {
+      // Keep the RIFF sizes current so a killed process leaves a WAV with the right length.
+      mix.sink.write(wavHeader(mix.channels, mix.dataBytes).subarray(0, 44), 0);
+      if (this.#o.fsync) mix.sink.sync();
+      this.#checkMix();
+    }
+    this.emit('flush', now);
+  }
+
+  #checkMix(): void {
+    const mix = this.#mix;
+    if (mix?.sink.error && !mix.reported) {
+      mix.reported = true;
+      this.emit('error', mix.sink.error, undefined);
+    }
+  }
+
+  /** Mixes what every track has decoded so far (all of it when `all`). */
+  #mixDown(all: boolean): void {
+    const mix = this.#mix;
+    if (!mix) return;
+    const tracks = [...this.#tracks.values()];
+    let n = Math.min(...tracks.map((t) => t.pcmSamples));
+    if (all) n = Math.max(...tracks.map((t) => t.pcmSamples));
+    if (!(n > 0)) {
+      // Nothing new, but the Ogg mix still needs its last frame and the encoder's look-ahead.
+      if (all && mix.ogg) this.#encodeMix(mix.ogg, new Int16Array(0), true);
+      return;
+    }
+    const ch = mix.channels;
+    const inputs = tracks.map((t) => take(t, n, ch));
+    const out = new Int16Array(n * ch);
+    mixInto(out, inputs);
+    if (mix.ogg) this.#encodeMix(mix.ogg, out, all);
+    else {
+      const bytes = new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+      if (mix.sink.write(bytes)) mix.dataBytes += bytes.length;
+    }
+    this.#checkMix();
+  }
+
+  /** Re-encodes the mix in 20 ms frames; at the end, pads the last frame and trims it by granule. */
+  #encodeMix(ogg: OggMixState, pcm: Int16Array, final: boolean): void {
+    const mix = this.#mix!;
+    const ch = mix.channels;
+    ogg.pending.push(pcm);
+    ogg.pendingSamples += pcm.length / ch;
+    ogg.pcmSamples += pcm.length / ch;
+    if (final) {
+      // Feed the encoder's look-ahead (the pre-skip) plus the rest of the last frame as silence,
+      // so the last granule (pre-skip + PCM length) trims exactly to the mix's length.
+      const need = ogg.pendingSamples + ogg.mux.preSkip;
+      const pad = Math.ceil(need / 960) * 960 - ogg.pendingSamples;
+      ogg.pending.push(new Int16Array(pad * ch));
+      ogg.pendingSamples += pad;
+    }
+    while (ogg.pendingSamples >= 960) {
+      const frame = new Int16Array(960 * ch);
+      let filled = 0;
+      while (filled < frame.length) {
+        const head = ogg.pending[0]!;
+        const k = Math.min(head.length, frame.length - filled);
+        frame.set(head.subarray(0, k), filled);
+        filled += k;
+        if (k === head.length) ogg.pending.shift();
+        else ogg.pending[0] = head.subarray(k);
+      }
+      ogg.pendingSamples -= 960;
+      mix.sink.write(ogg.mux.write(ogg.enc.encode(frame), 960));
+    }
+  }
+
+  /**
+   * Stops recording: closes the users' streams (unsubscribing), pads every track to the stop time,
+   * writes the EOS pages and closes the files. Idempotent; never throws for a write error (see
+   * each track's `error`).
+   */
+  stop(): Promise<RecordingSummary> {
+    this.#stopping ??= this.#stop();
+    return this.#stopping;
+  }
+
+  /** Same as {@link Recorder.stop}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+
+  async #stop(): Promise<RecordingSummary> {
+    const receiver = this.#o.receiver;
+    receiver.off('tick', this.#onTick);
+    const now = receiver.clock.now();
+    const target = Math.round((now - this.#startMs) * 48);
+    for (const t of this.#tracks.values()) {
+      t.stream.off('output', t.onOutput);
+      this.#pad(t, target - (target % 120), true);
+    }
+    this.#mixDown(true);
+    for (const t of this.#tracks.values()) {
+      t.sink.write(t.mux.end());
+      if (this.#o.fsync) t.sink.sync();
+      t.sink.close();
+      this.#check(t);
+      t.decoder?.close();
+    }
+    const mix = this.#mix;
+    if (mix?.ogg) {
+      // The pre-skip covers the encoder's look-ahead; the last granule trims the padding.
+      mix.sink.write(mix.ogg.mux.end({ pcmSamples: mix.ogg.pcmSamples }));
+      mix.ogg.enc.close();
+      mix.sink.close();
+      this.#checkMix();
+    } else if (mix) {
+      mix.sink.write(wavHeader(mix.channels, mix.dataBytes).subarray(0, 44), 0);
+      mix.sink.close();
+      this.#checkMix();
+    }
+    // Unsubscribe last: the files are complete even if this is slow or fails.
+    await Promise.all([...this.#tracks.values()].map((t) => t.stream.close().catch(() => undefined)));
+    const summary: RecordingSummary = { durationMs: now - this.#startMs, tracks: this.tracks };
+    if (mix) {
+      summary.mixPath = mix.sink.path;
+      if (mix.sink.error) summary.mixError = mix.sink.error;
+    }
+    return summary;
+  }
+}
+
+function take(t: TrackState, n: number, ch: number): Int16Array {
+  const out = new Int16Array(n * ch);
+  let filled = 0;
+  while (filled < out.length && t.pcm.length) {
+    const head = t.pcm[0]!;
+    const k = Math.min(head.length, out.length - filled);
+    out.set(head.subarray(0, k), filled);
+    filled += k;
+    if (k === head.length) t.pcm.shift();
+    else t.pcm[0] = head.subarray(k);
+  }
+  t.pcmSamples = Math.max(0, t.pcmSamples - n);
+  return out;
+}
+
+/** A canonical 44-byte PCM WAV header for 48 kHz s16 with `dataBytes` of data. */
+export function wavHeader(channels: 1 | 2, dataBytes: number): Uint8Array {
+  const b = new Uint8Array(44);
+  const v = new DataView(b.buffer);
+  const ascii = (o: number, s: string) => {
+    for (let i = 0; i < s.length; i++) b[o + i] = s.charCodeAt(i);
+  };
+  ascii(0, 'RIFF');
+  v.setUint32(4, 36 + dataBytes, true);
+  ascii(8, 'WAVE');
+  ascii(12, 'fmt ');
+  v.setUint32(16, 16, true);
+  v.setUint16(20, 1, true);
+  v.setUint16(22, channels, true);
+  v.setUint32(24, 48_000, true);
+  v.setUint32(28, 48_000 * channels * 2, true);
+  v.setUint16(32, channels * 2, true);
+  v.setUint16(34, 16, true);
+  ascii(36, 'data');
+  v.setUint32(40, dataBytes, true);
+  return b;
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9._-]/g, '_');
+}

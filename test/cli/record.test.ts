@@ -1,0 +1,173 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn } from 'node:child_process';
+import { PassThrough } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import { command } from '../../src/cli/commands/record.js';
+import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
+import { decodeWithFfmpeg } from '../helpers/fixtures.js';
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function io(signal: AbortSignal) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = '';
+  let err = '';
+  stdout.on('data', (c) => (out += c));
+  stderr.on('data', (c) => (err += c));
+  return { io: { stdout, stderr, env: {}, signal }, out: () => out, err: () => err };
+}
+
+/** Power of `freq` in `pcm` (Goertzel), normalised by the signal's energy: 0.5 for a pure tone. */
+function toneRatio(pcm: Int16Array, freq: number): number {
+  const w = (2 * Math.PI * freq) / 48_000;
+  const c = 2 * Math.cos(w);
+  let s1 = 0;
+  let s2 = 0;
+  let energy = 0;
+  for (let i = 0; i < pcm.length; i++) {
+    const x = pcm[i]! / 32768;
+    energy += x * x;
+    const s0 = x + c * s1 - s2;
+    s2 = s1;
+    s1 = s0;
+  }
+  const power = s1 * s1 + s2 * s2 - c * s1 * s2;
+  return energy > 0 ? power / (energy * pcm.length) : 0;
+}
+
+/** The voiced part of a recording: from 100 ms after the first loud sample to 100 ms before the end. */
+function voiced(pcm: Int16Array, channels = 1): Int16Array {
+  let first = 0;
+  while (first < pcm.length && Math.abs(pcm[first]!) < 1000) first++;
+  const start = first - (first % channels) + 4800 * channels;
+  const end = pcm.length - 4800 * channels;
+  expect(end - start).toBeGreaterThanOrEqual(24_000 * channels); // at least 0.5 s of audio
+  return pcm.subarray(start, end);
+}
+
+function oggInfo(path: string) {
+  const d = new OggOpusDemuxer();
+  const ev = [...d.write(readFileSync(path)), ...d.end()];
+  const packets = ev.filter((e) => e.type === 'packet') as Array<{ samples: number; packet: Uint8Array }>;
+  return { samples: packets.reduce((a, p) => a + p.samples, 0), eos: ev.some((e) => e.type === 'eos'), packets };
+}
+
+describe('argon-voice record (embedded emulator, simulated speaker)', () => {
+  it('records --duration seconds: ffmpeg reads the file, duration matches, content is the 440 Hz source', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+    dirs.push(dir);
+    const t = io(new AbortController().signal);
+    const code = await command.run(['--out', dir, '--duration', '3', '--mix'], t.io);
+    expect(t.err()).not.toMatch(/error/i);
+    expect(code).toBe(0);
+    const files = readdirSync(dir).sort();
+    const ogg = files.filter((f) => f.endsWith('.ogg'));
+    expect(ogg).toHaveLength(1);
+    expect(files).toContain('mix.wav');
+    const info = oggInfo(join(dir, ogg[0]!));
+    expect(info.eos).toBe(true);
+    // Session length from the summary line; the file matches it within one 20 ms frame.
+    const session = Number(/session: ([\d.]+) s/.exec(t.out())![1]);
+    expect(session).toBeGreaterThanOrEqual(3);
+    expect(Math.abs(info.samples / 48 - session * 1000)).toBeLessThanOrEqual(20);
+    // ffmpeg decodes the whole file to the same length.
+    const pcm = await decodeWithFfmpeg(join(dir, ogg[0]!), 1);
+    expect(Math.abs(pcm.length - info.samples)).toBeLessThanOrEqual(960);
+    // Content: after the start-up (token, subscribe, buffer), the tone dominates.
+    const tail = voiced(pcm);
+    expect(toneRatio(tail, 440)).toBeGreaterThan(0.3);
+    expect(toneRatio(tail, 1000)).toBeLessThan(0.01);
+    const mix = await decodeWithFfmpeg(join(dir, 'mix.wav'), 1);
+    expect(Math.abs(mix.length - info.samples)).toBeLessThanOrEqual(960);
+    expect(toneRatio(voiced(mix), 440)).toBeGreaterThan(0.3);
+  });
+
+  it('writes a stereo Ogg Opus mix that ffmpeg reads, as long as the track', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+    dirs.push(dir);
+    const t = io(new AbortController().signal);
+    const code = await command.run(['--out', dir, '--duration', '2', '--mix', '--mix-format', 'ogg'], t.io);
+    expect(code).toBe(0);
+    const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg') && f !== 'mix.ogg');
+    const track = oggInfo(join(dir, ogg[0]!));
+    const mix = await decodeWithFfmpeg(join(dir, 'mix.ogg'), 2);
+    expect(oggInfo(join(dir, 'mix.ogg')).eos).toBe(true);
+    expect(Math.abs(mix.length / 2 - track.samples)).toBeLessThanOrEqual(960);
+    const left = mix.filter((_, i) => i % 2 === 0);
+    expect(toneRatio(voiced(left), 440)).toBeGreaterThan(0.3);
+  });
+
+  it('stops cleanly on SIGINT (the abort signal): files valid and complete', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+    dirs.push(dir);
+    const ctl = new AbortController();
+    const t = io(ctl.signal);
+    const run = command.run(['--out', dir], t.io);
+    // Abort once the subscriber is receiving.
+    for (let i = 0; i < 200 && !/subscribed/.test(t.err()); i++) await new Promise((r) => setTimeout(r, 25));
+    await new Promise((r) => setTimeout(r, 500));
+    ctl.abort(new Error('received SIGINT'));
+    expect(await run).toBe(0);
+    const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
+    expect(ogg).toHaveLength(1);
+    const info = oggInfo(join(dir, ogg[0]!));
+    expect(info.eos).toBe(true);
+    expect(info.packets.some((p) => p.packet.length > 3)).toBe(true);
+    const pcm = await decodeWithFfmpeg(join(dir, ogg[0]!), 1);
+    expect(Math.abs(pcm.length - info.samples)).toBeLessThanOrEqual(960);
+  });
+
+  it.each(['SIGKILL', 'SIGTERM'] as const)(
+    'a real process killed with %s leaves files ffmpeg reads (valid up to the last flush)',
+    async (sig) => {
+      const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+      dirs.push(dir);
+      const env = { ...process.env };
+      delete env.ARGON_TOKEN;
+      const child = spawn(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          '-e',
+          `import('./src/cli/main.ts').then(async (m) => { process.exitCode = await m.main(['record', '--out', ${JSON.stringify(dir)}]); })`,
+        ],
+        { cwd: join(import.meta.dirname, '../..'), env, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let err = '';
+      child.stderr.on('data', (c) => (err += c));
+      const exited = new Promise<{ code: number | null; signal: string | null }>((r) =>
+        child.on('exit', (code, signal) => r({ code, signal })),
+      );
+      for (let i = 0; i < 400 && !/: subscribed/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+      expect(err).toMatch(/: subscribed/);
+      await new Promise((r) => setTimeout(r, 2300)); // at least two 1 s flushes
+      child.kill(sig);
+      const { code, signal } = await exited;
+      const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
+      expect(ogg).toHaveLength(1);
+      const info = oggInfo(join(dir, ogg[0]!));
+      const pcm = await decodeWithFfmpeg(join(dir, ogg[0]!), 1);
+      expect(Math.abs(pcm.length - info.samples)).toBeLessThanOrEqual(960);
+      if (sig === 'SIGKILL') {
+        expect(signal).toBe('SIGKILL');
+        expect(info.samples).toBeGreaterThanOrEqual(48_000); // ≥ 1 s was flushed
+      } else {
+        expect(code).toBe(0);
+        expect(info.eos).toBe(true); // stopped cleanly: EOS written
+        expect(info.samples).toBeGreaterThanOrEqual(2 * 48_000);
+      }
+    },
+  );
+
+  it('needs --out', async () => {
+    const t = io(new AbortController().signal);
+    await expect(command.run([], t.io)).rejects.toThrow(/--out/);
+  });
+});

@@ -1,0 +1,260 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AdaptiveJitterBuffer,
+  DelayHistogram,
+  generateTrace,
+  oracleDelay,
+  runTrace,
+  type Trace,
+  type TraceRun,
+  type TraceScenario,
+  tocSamples,
+  tracePacket,
+} from '../../src/jitter/index.js';
+
+interface Stats {
+  run: TraceRun;
+  jb: AdaptiveJitterBuffer;
+  trace: Trace;
+  meanDelay: number;
+  p95Delay: number;
+  lost: number;
+  notPlayed: number;
+  lateRate: number;
+  speechSent: number;
+}
+
+function simulate(scenario: TraceScenario, seed: number, durationMs = 20_000): Stats {
+  const trace = generateTrace(scenario, { seed, durationMs });
+  const jb = new AdaptiveJitterBuffer();
+  const run = runTrace(jb, trace);
+  const send = new Map(trace.packets.map((p) => [p.index, p.sendMs]));
+  const delays = run.played
+    .filter((p) => p.index >= 0)
+    .map((p) => p.atMs - (send.get(p.index)! + trace.minNetworkDelayMs))
+    .sort((a, b) => a - b);
+  const speechSent = trace.packets.filter((p) => !p.dtx).length;
+  const lost = trace.packets.filter((p) => !p.dtx && p.arrivalMs === undefined).length;
+  const notPlayed = speechSent - lost - run.played.filter((p) => p.index >= 0).length;
+  return {
+    run,
+    jb,
+    trace,
+    meanDelay: delays.reduce((a, b) => a + b, 0) / delays.length,
+    p95Delay: delays[Math.floor(delays.length * 0.95)]!,
+    lost,
+    notPlayed,
+    lateRate: notPlayed / speechSent,
+    speechSent,
+  };
+}
+
+const SEEDS = [1, 2, 3];
+
+describe('AdaptiveJitterBuffer over seeded traces (fake clock)', () => {
+  it.each(SEEDS)('clean (seed %i): ≤ 30 ms added, no concealment while the sender talks', (seed) => {
+    const s = simulate('clean', seed);
+    expect(s.meanDelay).toBeLessThanOrEqual(30);
+    // Only the end of the trace (sender stops) is concealed, capped at 100 ms.
+    const duringTalk = s.run.concealed.filter((c) => c.atMs < s.trace.durationMs);
+    expect(duringTalk).toHaveLength(0);
+    expect(s.jb.metrics.lateLosses).toBe(0);
+    // Converging from the conservative 80 ms start costs at most a handful of dropped frames.
+    expect(s.notPlayed).toBeLessThanOrEqual(5);
+    expect(s.jb.metrics.targetDelayMs).toBeLessThanOrEqual(20);
+  });
+
+  it.each(SEEDS)(
+    'jitter (seed %i): delay within 1.25x of the oracle at the same late loss, at most 2 percent late',
+    (seed) => {
+      const s = simulate('jitter', seed);
+      expect(s.lateRate).toBeLessThanOrEqual(0.02);
+      const oracle = oracleDelay(s.trace, s.lateRate);
+      // The 20 ms playout grid adds up to one slot of quantisation on top of the oracle's exact timing.
+      expect(s.meanDelay).toBeLessThanOrEqual(oracle * 1.25 + 10);
+      expect(s.meanDelay).toBeGreaterThan(oracle * 0.6);
+    },
+  );
+
+  it.each(SEEDS)('loss (seed %i): every lost frame is concealed once, none counted late', (seed) => {
+    const s = simulate('loss', seed);
+    const m = s.jb.metrics;
+    const duringTalk = s.run.concealed.filter((c) => c.atMs < s.trace.durationMs).length;
+    expect(duringTalk).toBeGreaterThanOrEqual(s.lost - 1);
+    expect(duringTalk).toBeLessThanOrEqual(s.lost + 3);
+    expect(m.inferredLosses).toBeGreaterThanOrEqual(Math.floor(s.lost * 0.9));
+    expect(m.lateLosses).toBeLessThanOrEqual(2);
+    expect(s.meanDelay).toBeLessThanOrEqual(30);
+  });
+
+  it.each(SEEDS)('burst loss (seed %i): concealment runs capped at 100 ms, then faded', (seed) => {
+    const s = simulate('burst', seed);
+    expect(s.run.maxConcealRunMs).toBeLessThanOrEqual(100);
+    const concealedMs = s.run.concealed.reduce((a, c) => a + c.durationMs, 0);
+    expect(concealedMs).toBeLessThanOrEqual(s.lost * 20 + 100);
+    for (const c of s.run.concealed) if (c.fadeOut) expect(c.durationMs).toBe(20);
+    expect(s.meanDelay).toBeLessThanOrEqual(30);
+    expect(s.lateRate).toBeLessThanOrEqual(0.01);
+  });
+
+  it.each(SEEDS)('reorder (seed %i): overtaken packets are still played, target grows to cover them', (seed) => {
+    const s = simulate('reorder', seed);
+    expect(s.lateRate).toBeLessThanOrEqual(0.03);
+    expect(s.jb.metrics.targetDelayMs).toBeGreaterThanOrEqual(15);
+    expect(s.meanDelay).toBeLessThanOrEqual(oracleDelay(s.trace, s.lateRate) * 1.25 + 20);
+  });
+
+  it.each(SEEDS)('stall (seed %i): survives 300 ms stalls, bounded memory, converges back', (seed) => {
+    const s = simulate('stall', seed);
+    const m = s.jb.metrics;
+    expect(s.run.maxConcealRunMs).toBeLessThanOrEqual(100);
+    // The buffer never holds more than its cap, and is back near its floor after the spikes.
+    expect(m.targetDelayMs).toBeLessThanOrEqual(30);
+    expect(m.overflowDrops).toBe(0);
+    expect(s.meanDelay).toBeLessThanOrEqual(40);
+    // Each stall: 100 ms concealed then silence; the backlog is dropped, not played late.
+    const stalls = Math.floor((s.trace.durationMs - 4000) / 4000) + 1;
+    expect(m.underruns).toBeGreaterThanOrEqual(stalls);
+    expect(m.underruns).toBeLessThanOrEqual(stalls + 2);
+  });
+
+  it.each(SEEDS)('DTX (seed %i): silence is not loss, no concealment storms', (seed) => {
+    const s = simulate('dtx', seed);
+    const duringTalk = s.run.concealed.filter((c) => c.atMs < s.trace.durationMs);
+    expect(duringTalk.length).toBeLessThanOrEqual(1);
+    expect(s.run.silenceMs).toBeGreaterThan(4000);
+    expect(s.jb.metrics.lateLosses).toBeLessThanOrEqual(1);
+    expect(s.meanDelay).toBeLessThanOrEqual(30);
+    expect(s.lateRate).toBeLessThanOrEqual(0.01);
+  });
+
+  it.each(SEEDS)('sender restart (seed %i): detected, gap not counted as late loss, delay recovers', (seed) => {
+    const s = simulate('restart', seed);
+    const m = s.jb.metrics;
+    expect(m.restarts).toBe(1);
+    expect(m.lateLosses).toBe(0);
+    expect(s.run.maxConcealRunMs).toBeLessThanOrEqual(100);
+    // After the restart the path is 30 ms longer; the buffer adds little on top of that.
+    const send = new Map(s.trace.packets.map((p) => [p.index, p]));
+    const after = s.run.played.filter((p) => p.index >= 0 && send.get(p.index)!.sendMs > s.trace.durationMs / 2 + 3000);
+    const meanAfter = after.reduce((a, p) => a + p.atMs - send.get(p.index)!.arrivalMs!, 0) / Math.max(1, after.length);
+    expect(after.length).toBeGreaterThan(100);
+    expect(meanAfter).toBeLessThanOrEqual(30);
+  });
+});
+
+describe('AdaptiveJitterBuffer unit behaviour', () => {
+  it('waits the initial delay before starting, then plays in arrival order', () => {
+    const jb = new AdaptiveJitterBuffer({ initialDelayMs: 60 });
+    jb.push(tracePacket(0), 0);
+    jb.push(tracePacket(1), 20);
+    expect(jb.pop(0).kind).toBe('none');
+    expect(jb.pop(40).kind).toBe('none');
+    const out = jb.pop(60);
+    expect(out.kind).toBe('packet');
+    if (out.kind === 'packet') expect(out.packet[4]).toBe(0);
+    expect(jb.pop(70).kind).toBe('none');
+    const out2 = jb.pop(80);
+    expect(out2.kind === 'packet' && out2.packet[4]).toBe(1);
+  });
+
+  it('conceals exactly one slot per missing 20 ms during speech, with the exact sample count', () => {
+    const jb = new AdaptiveJitterBuffer({ initialDelayMs: 40 });
+    for (let i = 0; i < 5; i++) jb.push(tracePacket(i), i * 20);
+    const outs = [];
+    for (let now = 40; now <= 240; now += 20) outs.push(jb.pop(now));
+    const kinds = outs.map((o) => o.kind);
+    expect(kinds.slice(0, 5)).toEqual(['packet', 'packet', 'packet', 'packet', 'packet']);
+    expect(kinds.slice(5, 10)).toEqual(['conceal', 'conceal', 'conceal', 'conceal', 'conceal']);
+    for (const o of outs.slice(5, 10)) if (o.kind === 'conceal') expect(o.samples).toBe(960);
+    const last = outs[9]!;
+    expect(last.kind === 'conceal' && last.fadeOut).toBe(true);
+    expect(outs[10]!.kind).toBe('silence');
+    expect(jb.metrics.concealedMs).toBe(100);
+  });
+
+  it('emits silence, not concealment, after a DTX packet', () => {
+    const jb = new AdaptiveJitterBuffer({ initialDelayMs: 20 });
+    jb.push(tracePacket(0), 0);
+    jb.push(Uint8Array.of(0xf8), 20);
+    const kinds: string[] = [];
+    for (let now = 20; now <= 400; now += 20) kinds.push(jb.pop(now).kind);
+    expect(kinds.slice(0, 2)).toEqual(['packet', 'packet']);
+    expect(kinds.slice(2).every((k) => k === 'silence')).toBe(true);
+    expect(jb.metrics.concealedMs).toBe(0);
+  });
+
+  it('hands the next packet for in-band FEC when it infers a loss in front of it', () => {
+    const jb = new AdaptiveJitterBuffer({ initialDelayMs: 60 });
+    let now = 0;
+    let i = 0;
+    const outs = [];
+    for (; i < 40; i++, now += 20) {
+      if (i !== 30) jb.push(tracePacket(i), now + 1);
+      for (let o = jb.pop(now); o.kind !== 'none'; o = jb.pop(now)) outs.push(o);
+    }
+    for (let t = now; t < now + 200; t += 20) for (let o = jb.pop(t); o.kind !== 'none'; o = jb.pop(t)) outs.push(o);
+    const conceal = outs.filter((o) => o.kind === 'conceal');
+    expect(conceal).toHaveLength(1 + 5); // the lost frame, then the end of the stream (capped)
+    const first = conceal[0]!;
+    expect(first.kind === 'conceal' && first.reason).toBe('loss');
+    expect(first.kind === 'conceal' && first.fec?.[4]).toBe(31);
+    expect(jb.metrics.fecRecoveries).toBe(1);
+    expect(jb.metrics.inferredLosses).toBe(1);
+  });
+
+  it('keeps memory bounded under a burst far beyond the cap', () => {
+    const jb = new AdaptiveJitterBuffer({ maxBufferedMs: 300 });
+    for (let i = 0; i < 1000; i++) jb.push(tracePacket(i), 5);
+    expect(jb.bufferedMs).toBeLessThanOrEqual(300);
+    expect(jb.metrics.overflowDrops).toBe(1000 - 15);
+  });
+
+  it('rejects empty and impossible packets without throwing', () => {
+    const jb = new AdaptiveJitterBuffer();
+    expect(jb.push(new Uint8Array(0), 0)).toBe(false);
+    expect(jb.push(Uint8Array.of(0x03), 0)).toBe(false); // code 3 without its count byte
+    expect(jb.metrics.invalidPackets).toBe(2);
+    expect(jb.pop(1000).kind).toBe('none');
+  });
+
+  it('reset() forgets packets and playout state', () => {
+    const jb = new AdaptiveJitterBuffer({ initialDelayMs: 20 });
+    jb.push(tracePacket(0), 0);
+    expect(jb.pop(20).kind).toBe('packet');
+    jb.reset();
+    expect(jb.started).toBe(false);
+    expect(jb.pop(1000).kind).toBe('none');
+    expect(jb.metrics.resets).toBe(1);
+  });
+});
+
+describe('DelayHistogram', () => {
+  it('values one point of late loss at 20 ms of delay', () => {
+    const h = new DelayHistogram({ bucketMs: 10, forget: 0.9999, startForget: 0.9999 });
+    // 97 % of packets at 0–10 ms, 3 % at 200 ms: covering the 3 % costs 200 ms > 3 × 20 ms.
+    for (let i = 0; i < 3000; i++) h.add(i % 100 < 3 ? 205 : 5);
+    expect(h.optimalDelay(20)).toBe(10);
+    // With 1 point worth 100 ms, covering the tail is worth it.
+    expect(h.optimalDelay(100)).toBe(210);
+    expect(h.quantile(0.5)).toBe(10);
+  });
+
+  it('forgets a spike', () => {
+    const h = new DelayHistogram({ bucketMs: 5, forget: 0.99, startForget: 0.99 });
+    for (let i = 0; i < 50; i++) h.add(150);
+    expect(h.quantile(0.5)).toBe(155);
+    for (let i = 0; i < 500; i++) h.add(2);
+    expect(h.quantile(0.99)).toBe(5);
+  });
+});
+
+describe('tocSamples', () => {
+  it('reads RFC 6716 §3.1 durations', () => {
+    expect(tocSamples(Uint8Array.of(0xf8))).toBe(960); // CELT FB 20 ms
+    expect(tocSamples(Uint8Array.of(0x78, 0))).toBe(960); // Hybrid FB 20 ms
+    expect(tocSamples(Uint8Array.of(0x11, 0))).toBe(1920 * 2); // SILK NB 40 ms, code 1
+    expect(tocSamples(Uint8Array.of(0x1b, 0x02))).toBe(5760); // SILK 60 ms x 2
+    expect(tocSamples(Uint8Array.of(0x1b, 0x03))).toBeUndefined(); // 180 ms
+  });
+});

@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import { OpusEncoder } from '../../src/codec/opus-encoder.js';
+import { tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { TypedEmitter } from '../../src/util/emitter.js';
+import { type ReceivedOpusFrame, type ReceivedPcmFrame, VoiceReceiver } from '../../src/voice/receiver.js';
+
+class FakeSource extends TypedEmitter<{
+  frame: [Uint8Array, number];
+  subscribed: [{ trackSid: string; sessionId: string }];
+}> {
+  closed = 0;
+  constructor(readonly clock: ManualClock) {
+    super();
+  }
+  send(p: Uint8Array): void {
+    this.emit('frame', p, this.clock.now());
+  }
+  newTrack(): void {
+    this.emit('subscribed', { trackSid: 'TR_2', sessionId: 'AWS_x' });
+  }
+  close(): void {
+    this.closed++;
+  }
+}
+
+function sine(freq: number, frame: number, samples: number): Int16Array {
+  const out = new Int16Array(samples);
+  for (let i = 0; i < samples; i++)
+    out[i] = Math.round(12000 * Math.sin((2 * Math.PI * freq * (frame * samples + i)) / 48000));
+  return out;
+}
+
+async function drain<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+describe('VoiceReceiver', () => {
+  it('receives many users at once, each in arrival order with its own buffer; streams end on close', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const a = new FakeSource(clock);
+    const b = new FakeSource(clock);
+    const sa = rx.attach('a', a, { mode: 'opus' });
+    const sb = rx.attach('b', b, { mode: 'opus' });
+    const ra = drain(sa);
+    const rb = drain(sb);
+    for (let k = 0; k < 50; k++) {
+      a.send(tracePacket(k));
+      if (k % 2 === 0) b.send(tracePacket(500 + k));
+      clock.advance(20);
+    }
+    clock.advance(500);
+    await rx.close();
+    const itemsA = (await ra) as ReceivedOpusFrame[];
+    const itemsB = (await rb) as ReceivedOpusFrame[];
+    const idx = (items: ReceivedOpusFrame[]) =>
+      items.filter((i) => i.kind === 'packet').map((i) => (i.kind === 'packet' ? tracePacketIndex(i.packet) : -1));
+    // In arrival order; only a few frames dropped while converging from the 80 ms start.
+    expect(idx(itemsA)).toEqual([...idx(itemsA)].sort((x, y) => x! - y!));
+    expect(idx(itemsA).length).toBeGreaterThanOrEqual(46);
+    expect(sa.metrics.droppedFrames).toBe(50 - idx(itemsA).length);
+    expect(idx(itemsB).length).toBe(25);
+    // b sends every other frame: the gaps are concealed (flagged), never silently skipped.
+    expect(itemsB.filter((i) => i.kind === 'conceal').length).toBeGreaterThanOrEqual(20);
+    // Before the first packet the user is "absent": silence slots keep the cadence.
+    expect(itemsA[0]!.kind).toBe('silence');
+    expect(sa.ended && sb.ended).toBe(true);
+    expect(a.closed).toBe(0); // attached sources belong to the caller
+  });
+
+  it('PCM mode: steady 20 ms frames, decoded audio, loss concealed, speaking events', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const events: string[] = [];
+    rx.on('speakingStart', (u) => events.push(`start:${u}`));
+    rx.on('speakingStop', (u) => events.push(`stop:${u}`));
+    const s = rx.attach('u', src, { mode: 'pcm', channels: 1 });
+    const got = drain(s);
+    const enc = new OpusEncoder({ channels: 1, frameDurationMs: 20 });
+    const ticksBefore = 10;
+    clock.advance(ticksBefore * 20);
+    for (let k = 0; k < 100; k++) {
+      const packet = enc.encode(sine(440, k, 960));
+      if (k !== 50) src.send(packet); // one loss
+      clock.advance(20);
+    }
+    src.send(Uint8Array.of(0xf8)); // DTX: the speaker stops
+    clock.advance(1000);
+    enc.close();
+    await s.close();
+    const frames = (await got) as ReceivedPcmFrame[];
+    // Exactly one 960-sample frame per tick (steady cadence), minus at most one still buffered.
+    const ticks = ticksBefore + 100 + 50;
+    expect(frames.length).toBeGreaterThanOrEqual(ticks - 2);
+    expect(frames.length).toBeLessThanOrEqual(ticks);
+    for (const f of frames) expect(f.pcm.length).toBe(960);
+    expect(frames.some((f) => f.concealed)).toBe(true);
+    // The decoded tone is there: energy in the middle of the talk spurt.
+    const mid = frames.slice(ticksBefore + 20, ticksBefore + 40);
+    const rms = Math.sqrt(mid.reduce((a, f) => a + f.pcm.reduce((x, v) => x + v * v, 0), 0) / (mid.length * 960));
+    expect(rms).toBeGreaterThan(4000);
+    expect(events).toEqual(['start:u', 'stop:u']);
+    expect(s.metrics.concealedMs).toBeGreaterThanOrEqual(20);
+    await rx.close();
+  });
+
+  it('resets the user buffer when the source subscribes a new track', () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const s = rx.attach('u', src);
+    let resets = 0;
+    s.on('reset', () => resets++);
+    for (let k = 0; k < 10; k++) {
+      src.send(tracePacket(k));
+      clock.advance(20);
+    }
+    src.newTrack();
+    expect(resets).toBe(1);
+    expect(s.jitter.started).toBe(false);
+    expect(s.metrics.resets).toBe(1);
+    void rx.close();
+  });
+
+  it('rejects a second stream for the same user and any use after close', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    rx.attach('u', src);
+    expect(() => rx.attach('u', src)).toThrow(/already receiving/);
+    expect(() => rx.subscribe('v')).toThrow(/REST client/);
+    await rx.close();
+    await rx.close();
+    expect(() => rx.attach('w', src)).toThrow(/closed/);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

@@ -1,0 +1,204 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
+import { tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { TypedEmitter } from '../../src/util/emitter.js';
+import { VoiceReceiver } from '../../src/voice/receiver.js';
+import { RECORDING_JITTER, Recorder } from '../../src/voice/recorder.js';
+
+class FakeSource extends TypedEmitter<{ frame: [Uint8Array, number] }> {
+  constructor(readonly clock: ManualClock) {
+    super();
+  }
+  send(p: Uint8Array): void {
+    this.emit('frame', p, this.clock.now());
+  }
+}
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+function tmp(): string {
+  const d = mkdtempSync(join(tmpdir(), 'argon-rec-'));
+  dirs.push(d);
+  return d;
+}
+
+function readOgg(path: string) {
+  const demux = new OggOpusDemuxer();
+  const events = [...demux.write(readFileSync(path)), ...demux.end()];
+  const packets = events.filter((e) => e.type === 'packet') as Array<{
+    packet: Uint8Array;
+    granule: bigint | undefined;
+    samples: number;
+  }>;
+  const granules = packets.map((p) => p.granule).filter((g): g is bigint => g !== undefined);
+  const samples = packets.reduce((a, p) => a + p.samples, 0);
+  return {
+    events,
+    packets,
+    samples,
+    lastGranule: granules[granules.length - 1],
+    eos: events.some((e) => e.type === 'eos'),
+  };
+}
+
+describe('Recorder on a fake clock', () => {
+  it('writes aligned tracks: silence, DTX, loss and absence filled; packets copied unchanged', async () => {
+    const clock = new ManualClock(1000);
+    const receiver = new VoiceReceiver({ clock });
+    const src = { a: new FakeSource(clock), b: new FakeSource(clock) };
+    const dir = tmp();
+    const rec = new Recorder({
+      receiver,
+      users: ['a', 'b'],
+      outDir: dir,
+      subscribe: (u) => receiver.attach(u, src[u as 'a' | 'b'], { mode: 'opus', jitter: RECORDING_JITTER }),
+    });
+    const sentA: number[] = [];
+    const sentB: number[] = [];
+    for (let k = 0; k < 150; k++) {
+      // a: talks, loses 40..44, goes DTX 80..119 (one DTX packet at 80 and 100), talks again.
+      if (k >= 80 && k < 120) {
+        if (k === 80 || k === 100) src.a.send(Uint8Array.of(0xf8));
+      } else if (k < 40 || k >= 45) {
+        src.a.send(tracePacket(k));
+        sentA.push(k);
+      }
+      // b: absent until 60, then talks.
+      if (k >= 60) {
+        src.b.send(tracePacket(1000 + k));
+        sentB.push(1000 + k);
+      }
+      clock.advance(20);
+    }
+    clock.advance(300);
+    const summary = await rec.stop();
+    expect(summary.durationMs).toBe(150 * 20 + 300);
+    const [a, b] = summary.tracks;
+    expect(a!.error).toBeUndefined();
+    // Same timeline for both, equal to the session within one 2.5 ms unit.
+    expect(a!.samples).toBe(b!.samples);
+    expect(Math.abs(a!.samples - summary.durationMs * 48)).toBeLessThan(120);
+    const oa = readOgg(a!.path);
+    const ob = readOgg(b!.path);
+    expect(oa.eos && ob.eos).toBe(true);
+    expect(oa.samples).toBe(a!.samples);
+    expect(oa.lastGranule).toBe(BigInt(a!.samples));
+    expect(ob.lastGranule).toBe(BigInt(b!.samples));
+    // Every received speech packet is in the file, unchanged, in order; DTX is not.
+    const idxA = oa.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
+    const idxB = ob.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
+    expect(idxA).toEqual(sentA);
+    expect(idxB).toEqual(sentB);
+    expect(oa.packets.every((p) => p.packet.length > 2)).toBe(true);
+    // b's first packet sits 60 frames (1200 ms) into the session, like a's packet 60.
+    const posOf = (o: ReturnType<typeof readOgg>, idx: number) => {
+      let pos = 0;
+      for (const p of o.packets) {
+        if (tracePacketIndex(p.packet) === idx) return pos;
+        pos += p.samples;
+      }
+      return -1;
+    };
+    expect(posOf(ob, 1060)).toBe(posOf(oa, 60));
+    // The lost frames 40..44 took their time: packet 45 is 5 frames after packet 39 + 1.
+    expect(posOf(oa, 45) - posOf(oa, 39)).toBe(6 * 960);
+    // DTX time kept: packet 120 is 41 frames after packet 79.
+    expect(posOf(oa, 120) - posOf(oa, 79)).toBe(41 * 960);
+    await receiver.close();
+  });
+
+  it('reports a disk-full write as IoError for that file and keeps the others going', async () => {
+    const clock = new ManualClock(0);
+    const receiver = new VoiceReceiver({ clock });
+    const src = { a: new FakeSource(clock), full: new FakeSource(clock) };
+    const errors: Array<[string, string | undefined]> = [];
+    const rec = new Recorder({
+      receiver,
+      users: ['a', 'full'],
+      outDir: tmp(),
+      fileName: (u) => (u === 'full' ? '/dev/full' : `${u}.ogg`),
+      subscribe: (u) => receiver.attach(u, src[u as 'a' | 'full'], { mode: 'opus' }),
+    });
+    rec.on('error', (e, u) => errors.push([e.code, u]));
+    for (let k = 0; k < 100; k++) {
+      src.a.send(tracePacket(k));
+      src.full.send(tracePacket(k));
+      clock.advance(20);
+    }
+    const summary = await rec.stop();
+    expect(errors).toEqual([['ARGON_VOICE_IO', 'full']]);
+    const full = summary.tracks.find((t) => t.userId === 'full')!;
+    expect(full.error?.path).toBe('/dev/full');
+    const a = summary.tracks.find((t) => t.userId === 'a')!;
+    expect(a.error).toBeUndefined();
+    const oa = readOgg(a.path);
+    expect(oa.eos).toBe(true);
+    expect(oa.packets.filter((p) => tracePacketIndex(p.packet) !== undefined).length).toBeGreaterThanOrEqual(95);
+    await receiver.close();
+  });
+
+  it('leaves valid files up to the last flush when the process dies mid-session', async () => {
+    const clock = new ManualClock(0);
+    const receiver = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const dir = tmp();
+    const rec = new Recorder({ receiver, users: ['a'], outDir: dir, subscribe: (u) => receiver.attach(u, src) });
+    let flushes = 0;
+    rec.on('flush', () => flushes++);
+    for (let k = 0; k < 130; k++) {
+      src.send(tracePacket(k));
+      clock.advance(20);
+    }
+    expect(flushes).toBe(2);
+    // No stop(): read what is on disk now (as after kill -9).
+    const o = readOgg(join(dir, 'a.ogg'));
+    expect(o.eos).toBe(false);
+    expect(o.samples).toBeGreaterThanOrEqual(2000 * 48 - 960);
+    expect(o.lastGranule).toBe(BigInt(o.samples));
+    await rec.stop();
+    await receiver.close();
+  });
+
+  it.each(['wav', 'ogg'] as const)(
+    'writes a %s mix exactly as long as the tracks, also when stopped on a frame boundary',
+    async (format) => {
+      const clock = new ManualClock(0);
+      const receiver = new VoiceReceiver({ clock });
+      const src = { a: new FakeSource(clock), b: new FakeSource(clock) };
+      const dir = tmp();
+      const rec = new Recorder({
+        receiver,
+        users: ['a', 'b'],
+        outDir: dir,
+        mix: { channels: 2, format },
+        subscribe: (u) => receiver.attach(u, src[u as 'a' | 'b'], { mode: 'opus', jitter: RECORDING_JITTER }),
+      });
+      for (let k = 0; k < 60; k++) {
+        src.a.send(tracePacket(k));
+        if (k > 20) src.b.send(tracePacket(k));
+        clock.advance(20);
+      }
+      const summary = await rec.stop();
+      expect(summary.mixError).toBeUndefined();
+      const samples = summary.tracks[0]!.samples;
+      expect(summary.tracks[1]!.samples).toBe(samples);
+      const bytes = readFileSync(summary.mixPath!);
+      if (format === 'wav') {
+        const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        expect(v.getUint32(40, true)).toBe(samples * 4);
+        expect(bytes.length).toBe(44 + samples * 4);
+      } else {
+        const o = readOgg(summary.mixPath!);
+        expect(o.eos).toBe(true);
+        expect(o.lastGranule).toBe(BigInt(312 + samples));
+      }
+      await receiver.close();
+    },
+  );
+});
