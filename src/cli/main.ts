@@ -97,7 +97,7 @@ export async function main(argv: string[], ioOverride?: Partial<CliIo>): Promise
     }
     return await cmd.run(rest, io);
   } catch (err) {
-    io.stderr.write(`argon-voice: ${redactSecrets((err as Error)?.message ?? String(err))}\n`);
+    io.stderr.write(`argon-voice: ${describeError(err)}\n`);
     return 1;
   } finally {
     if (installSignals) {
@@ -105,4 +105,19 @@ export async function main(argv: string[], ioOverride?: Partial<CliIo>): Promise
       process.off('SIGTERM', onSignal);
     }
   }
+}
+
+/**
+ * One line for the user: the error's message followed by its causes (`cause` chain, up to four
+ * deep, repeats dropped), so "closed before ready" also says "HTTP 401 …". Secrets are redacted.
+ */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let cur: unknown = err;
+  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
+    const msg = cur instanceof Error ? cur.message : String(cur);
+    if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
+    cur = cur instanceof Error ? cur.cause : undefined;
+  }
+  return redactSecrets(parts.join(': caused by: ') || 'unknown error');
 }
