@@ -30,3 +30,29 @@ export {
   parsePolicySpec,
   rejectAll,
 } from './policy.js';
+export {
+  type AnswerCallsOptions,
+  answerCalls,
+  type CallDuplexOptions,
+  type DuplexFactoryOptions,
+  duplexSessionFactory,
+} from './answer-bot.js';
+export {
+  type CallRecordOptions,
+  CallRecording,
+  DuplexCallSession,
+  type DuplexCallSessionEvents,
+  type DuplexCallSessionOptions,
+  opusFramesSource,
+  type RecordingEndReason,
+  type RecordingResult,
+} from './duplex-adapter.js';
+export {
+  type EchoOptions,
+  type EchoProgress,
+  type EchoResult,
+  echoHandler,
+  type GreetingKind,
+  toneSource,
+  ttsAudioSource,
+} from './echo.js';
