@@ -411,8 +411,10 @@ export class CallManager<S extends CallSession = CallSession> extends TypedEmitt
       const live = [...this.#calls.values()];
       await Promise.all(
         live.map(async (c) => {
+          const session = c.session;
           this.#end(c, 'shutdown', 'bot shutting down');
-          await this.#reject(c, 'bot shutting down');
+          // Wait for the socket to be gone too, so shutdown is deterministic.
+          await Promise.all([this.#reject(c, 'bot shutting down'), session?.close().catch(() => {})]);
         }),
       );
     }
