@@ -1,0 +1,450 @@
+/**
+ * Publish-path pacing benchmarks, measured at the receive side of an emulated gateway that runs in
+ * a **child process** (so a stall of this process's event loop cannot distort the timestamps).
+ *
+ * Usage: `npx tsx bench/pacing.ts [--json] [--quick] [--only 1,2,3,4,5]`
+ *
+ * 1. pacing: lateness p50/p99/max and spacing p1/p99 of one stream, idle and with two CPU-bound
+ *    threads competing (goal: p99 lateness ≤ 0.5 ms).
+ * 2. stalls: main-thread stalls of 15 ms and 100 ms every 2 s, argon-voice (worker pacer) against a
+ *    baseline written here that follows the @discordjs/voice scheme (absolute 20 ms deadline,
+ *    `setTimeout` on the main thread, socket written from the main thread), both in the same run
+ *    and during the same stalls (goal: max gap ≤ 25 ms, no burst).
+ * 3. drift: a shortened run; the rate is extrapolated to one hour (stated as such).
+ * 4. density: concurrent paced streams one pacer thread sustains with p99 spacing error ≤ 2 ms
+ *    (goal ≥ 500). Every stream sends its prepared filler frame each slot (passthrough, no encode).
+ * 5. start latency: first frame on the wire after `play()` for Ogg Opus (demux, passthrough) and mp3
+ *    (through ffmpeg + encode) (goals ≤ 50 / ≤ 300 ms).
+ *
+ * Definitions: spacing = arrival(i) − arrival(i−1); lateness(i) = arrival(i) − (arrival(0) + i·20),
+ * shifted so its minimum is 0 (the wire delay is constant on loopback); a burst = a spacing < 5 ms.
+ * @packageDocumentation
+ */
+import { execFile, fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import WebSocket from 'ws';
+import { Emulator } from '../src/emulator/index.js';
+import { mintLiveKitToken } from '../src/emulator/audio/tokens.js';
+import { FramePacer, PacerThread } from '../src/pacing/pacer.js';
+import { percentile } from '../src/util/stats.js';
+import { VoiceConnection } from '../src/voice/connection.js';
+import { AudioPlayer } from '../src/voice/player.js';
+import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
+
+const FRAME = 20;
+const SILENCE = Uint8Array.from([0xf8, 0xff, 0xfe]);
+const audioFrame = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
+
+// ─────────────────────────── parent ───────────────────────────
+interface Gateway {
+  audioUrl: string;
+  child: ChildProcess;
+  token(room: string, identity?: string): Promise<string>;
+  frames(rooms: string[]): Promise<Record<string, number[]>>;
+  clear(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function startGateway(): Promise<Gateway> {
+  const livekit = { apiKey: 'APIbench', apiSecret: randomBytes(32).toString('base64url') };
+  const child = fork(fileURLToPath(import.meta.url), ['--child'], {
+    execArgv: process.execArgv,
+    env: { ...process.env, BENCH_LIVEKIT: JSON.stringify(livekit) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const request = <T>(msg: object, reply: string): Promise<T> =>
+    new Promise((resolve) => {
+      const on = (m: { t: string }) => {
+        if (m.t === reply) {
+          child.off('message', on);
+          resolve(m as T);
+        }
+      };
+      child.on('message', on);
+      if (Object.keys(msg).length) child.send(msg);
+    });
+  const up = await request<{ audioUrl: string }>({}, 'up');
+  // The receive side is the measuring instrument: give it priority over this process and the
+  // CPU hogs of benchmark 1 when the OS allows (quietly ignored otherwise).
+  try {
+    if (child.pid) setPriority(child.pid, -15);
+  } catch {
+    /* not permitted */
+  }
+  return {
+    audioUrl: up.audioUrl,
+    child,
+    token: (room, identity = 'bench-bot') => mintLiveKitToken({ ...livekit, identity, room, ttlSeconds: 7200 }),
+    frames: async (rooms) => (await request<{ rooms: Record<string, number[]> }>({ t: 'frames', rooms }, 'frames')).rooms,
+    clear: async () => {
+      await request({ t: 'clear' }, 'cleared');
+    },
+    close: async () => {
+      child.send({ t: 'exit' });
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+interface TimingStats {
+  frames: number;
+  latenessP50: number;
+  latenessP99: number;
+  latenessMax: number;
+  spacingP1: number;
+  spacingP99: number;
+  maxGap: number;
+  bursts: number;
+}
+
+function timing(arrivals: number[], skipFirst = 0): TimingStats {
+  const a = arrivals.slice(skipFirst);
+  const spacing: number[] = [];
+  for (let i = 1; i < a.length; i++) spacing.push(a[i]! - a[i - 1]!);
+  const late = a.map((t, i) => t - (a[0]! + i * FRAME));
+  const min = Math.min(...late);
+  const lateness = late.map((x) => x - min);
+  return {
+    frames: a.length,
+    latenessP50: percentile(lateness, 50),
+    latenessP99: percentile(lateness, 99),
+    latenessMax: Math.max(...lateness),
+    spacingP1: percentile(spacing, 1),
+    spacingP99: percentile(spacing, 99),
+    maxGap: Math.max(...spacing),
+    bursts: spacing.filter((s) => s < 5).length,
+  };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const spin = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
+    /* a stall of the main thread */
+  }
+};
+
+/** One argon-voice publishing stream on `room`: VoiceConnection (worker pacer) fed from this thread. */
+async function argonStream(gw: Gateway, room: string, opts: { keepalive?: boolean } = {}) {
+  const token = await gw.token(room);
+  const conn = new VoiceConnection({
+    spaceId: 'bench',
+    channelId: room,
+    tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
+    prerollMs: 0,
+    keepalive: opts.keepalive ?? true,
+    pingIntervalMs: 0,
+  });
+  await conn.ready({ timeoutMs: 10_000 });
+  let stop = false;
+  const producer = (async () => {
+    for (let i = 0; !stop; i++) await conn.sendFrame(audioFrame(i)).catch(() => undefined);
+  })();
+  return {
+    conn,
+    async close() {
+      stop = true;
+      await conn.close();
+      await producer;
+    },
+  };
+}
+
+/** The baseline: @discordjs/voice's scheme — absolute deadline, setTimeout, main-thread socket. */
+async function baselineStream(gw: Gateway, room: string) {
+  const token = await gw.token(room);
+  const ws = new WebSocket(`${gw.audioUrl}/audio/connect?stereo=false&frame_duration_ms=20`, {
+    headers: { Authorization: `Bearer ${token}` },
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (d, bin) => {
+      if (!bin && /"ready"/.test(String(d))) resolve();
+    });
+    ws.on('error', reject);
+  });
+  let next = performance.now();
+  let i = 0;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const cycle = () => {
+    ws.send(audioFrame(i++));
+    next += FRAME;
+    timer = setTimeout(cycle, next - performance.now());
+  };
+  cycle();
+  return {
+    async close() {
+      clearTimeout(timer);
+      ws.close(1000);
+      await new Promise((r) => ws.once('close', r));
+    },
+  };
+}
+
+function cpuHogs(n: number): Worker[] {
+  return Array.from({ length: n }, () => new Worker('for(;;){}', { eval: true }));
+}
+
+async function bench1(gw: Gateway, seconds: number) {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const load of ['idle', '2 CPU-bound threads'] as const) {
+    const hogs = load === 'idle' ? [] : cpuHogs(2);
+    const room = `b1-${load}`;
+    const s = await argonStream(gw, room);
+    await sleep(seconds * 1000);
+    const m = await s.conn.pacer.refreshMetrics();
+    await s.close();
+    for (const h of hogs) await h.terminate();
+    const t = timing((await gw.frames([room]))[room]!, 5);
+    rows.push({ load, pacer: `${m.mode}/${m.clock}${m.realtime ? '/rt' : ''}`, ...t, senderLatenessP99: m.latenessP99Ms });
+  }
+  return rows;
+}
+
+async function bench2(gw: Gateway, seconds: number) {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const stallMs of [15, 100]) {
+    const ours = await argonStream(gw, `b2-argon-${stallMs}`);
+    const base = await baselineStream(gw, `b2-base-${stallMs}`);
+    await sleep(500);
+    const stalls = setInterval(() => spin(stallMs), 2000);
+    await sleep(seconds * 1000);
+    clearInterval(stalls);
+    const m = await ours.conn.pacer.refreshMetrics();
+    await ours.close();
+    await base.close();
+    const f = await gw.frames([`b2-argon-${stallMs}`, `b2-base-${stallMs}`]);
+    const a = timing(f[`b2-argon-${stallMs}`]!, 5);
+    const b = timing(f[`b2-base-${stallMs}`]!, 5);
+    rows.push({ stallMs, impl: 'argon-voice (worker)', ...a, underrunsFilled: m.fillerFrames, senderMaxSpacing: m.spacingMaxMs });
+    rows.push({ stallMs, impl: 'baseline (@discordjs/voice scheme)', ...b, underrunsFilled: 'n/a', senderMaxSpacing: 'n/a' });
+  }
+  return rows;
+}
+
+async function bench3(gw: Gateway, seconds: number) {
+  const room = 'b3-drift';
+  const s = await argonStream(gw, room);
+  await sleep(seconds * 1000);
+  await s.close();
+  const a = (await gw.frames([room]))[room]!.slice(5);
+  // Least-squares slope of arrival time against frame index: robust to the jitter of single
+  // arrivals (the end points alone would turn one late packet into "drift").
+  const n = a.length;
+  const mx = (n - 1) / 2;
+  const my = a.reduce((x, y) => x + y, 0) / n;
+  let sxy = 0;
+  let sxx = 0;
+  for (let i = 0; i < n; i++) {
+    sxy += (i - mx) * (a[i]! - my);
+    sxx += (i - mx) ** 2;
+  }
+  const periodMs = sxy / sxx;
+  const ideal = (n - 1) * FRAME;
+  const driftMs = (periodMs - FRAME) * (n - 1);
+  return [
+    {
+      runSeconds: seconds,
+      frames: a.length,
+      fittedPeriodMs: periodMs,
+      endpointDriftMs: a.at(-1)! - a[0]! - ideal,
+      driftMs,
+      driftPpm: (driftMs / ideal) * 1e6,
+      extrapolatedFramesPerHour: (driftMs / ideal) * 180_000,
+      note: 'shortened run; least-squares rate extrapolated to 1 h (not measured over 1 h)',
+    },
+  ];
+}
+
+async function bench4(gw: Gateway, seconds: number, counts: number[]) {
+  const rows: Array<Record<string, unknown>> = [];
+  for (const n of counts) {
+    const thread = new PacerThread({ metricsIntervalMs: 5000 });
+    const pacers: FramePacer[] = [];
+    const rooms: string[] = [];
+    // Connect in batches of 50 (sequential set-up of hundreds of sessions takes minutes).
+    for (let base = 0; base < n; base += 50) {
+      const batch: Promise<void>[] = [];
+      for (let i = base; i < Math.min(n, base + 50); i++) {
+        const room = `b4-${n}-${i}`;
+        rooms.push(room);
+        const p = new FramePacer({ frameDurationMs: FRAME, thread, queueFrames: 4 });
+        pacers.push(p);
+        batch.push(
+          (async () => {
+            const token = await gw.token(room);
+            const ready = new Promise<void>((resolve) =>
+              p.on('socket', (ev) => {
+                if (ev.type === 'text' && /"ready"/.test(ev.text)) resolve();
+              }),
+            );
+            p.connect({ url: `${gw.audioUrl}/audio/connect?frame_duration_ms=20`, headers: { Authorization: `Bearer ${token}` }, pingIntervalMs: 0 });
+            await ready;
+            p.setFiller(SILENCE);
+          })(),
+        );
+      }
+      await Promise.all(batch);
+    }
+    // Independent streams have independent phases: spread the starts over one frame period.
+    await Promise.all(pacers.map((p, i) => new Promise<void>((r) => setTimeout(() => (p.start(), r()), (i * FRAME) / n))));
+    await sleep(500);
+    await gw.clear();
+    await sleep(seconds * 1000);
+    const sender = await Promise.all(pacers.map((p) => p.refreshMetrics({ timeoutMs: 3000 })));
+    for (const p of pacers) p.stop();
+    const f = await gw.frames(rooms);
+    for (const p of pacers) await p.close();
+    const errors: number[] = [];
+    for (const r of rooms) {
+      const a = f[r]!.slice(5);
+      for (let i = 1; i < a.length; i++) errors.push(Math.abs(a[i]! - a[i - 1]! - FRAME));
+    }
+    const p99 = percentile(errors, 99);
+    // Sender side (pacer thread's own send spacing) separates pacer capacity from the receiver's.
+    const senderP99 = Math.max(...sender.map((m) => Math.abs(m.spacingP99Ms - FRAME)));
+    rows.push({
+      streams: n,
+      spacingErrorP50: percentile(errors, 50),
+      spacingErrorP99: p99,
+      senderWorstP99Error: senderP99,
+      late: sender.reduce((a, m) => a + m.framesLate, 0),
+      skipped: sender.reduce((a, m) => a + m.framesSkipped, 0),
+      receiveOk: p99 <= 2,
+      senderOk: senderP99 <= 2,
+    });
+    process.stderr.write(`density: ${JSON.stringify(rows.at(-1))}\n`);
+    await gw.clear();
+    // Ramp on while the pacer itself keeps up; the receive-side column says whether the goal holds
+    // end to end (the emulated gateway is single-threaded JS and may saturate first).
+    if (senderP99 > 2) break;
+  }
+  return rows;
+}
+
+async function bench5(gw: Gateway) {
+  const ff = await resolveFfmpeg();
+  const dir = mkdtempSync(join(tmpdir(), 'argon-bench-'));
+  const make = (out: string, codec: string[]) =>
+    new Promise<void>((resolve, reject) =>
+      execFile(ff.path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '1', ...codec, out], (e) =>
+        e ? reject(e) : resolve(),
+      ),
+    );
+  const ogg = join(dir, 'a.opus');
+  const mp3 = join(dir, 'a.mp3');
+  await make(ogg, ['-c:a', 'libopus', '-frame_duration', '20', '-f', 'opus']);
+  await make(mp3, ['-c:a', 'libmp3lame', '-b:a', '64k']);
+  const rows: Array<Record<string, unknown>> = [];
+  try {
+    for (const [kind, file] of [
+      ['ogg-opus (passthrough)', ogg],
+      ['mp3 (ffmpeg + encode)', mp3],
+    ] as const) {
+      const samples: number[] = [];
+      for (let k = 0; k < 5; k++) {
+        const room = `b5-${kind.slice(0, 3)}-${k}`;
+        const token = await gw.token(room);
+        const conn = new VoiceConnection({
+          spaceId: 'bench',
+          channelId: room,
+          tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
+          prerollMs: 0,
+          keepalive: false,
+          pingIntervalMs: 0,
+        });
+        await conn.ready({ timeoutMs: 10_000 });
+        const player = new AudioPlayer(conn);
+        const t0 = performance.timeOrigin + performance.now();
+        const track = player.play(file);
+        for (let w = 0; w < 200; w++) {
+          const a = (await gw.frames([room]))[room]!;
+          if (a.length > 0) {
+            samples.push(a[0]! - t0);
+            break;
+          }
+          await sleep(5);
+        }
+        player.stop();
+        await track.playout.catch(() => undefined);
+        await player.close();
+        await conn.close();
+      }
+      rows.push({ input: kind, firstFrameP50Ms: percentile(samples, 50), firstFrameMaxMs: Math.max(...samples), runs: samples.length });
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+function table(title: string, rows: Array<Record<string, unknown>>): string {
+  if (rows.length === 0) return `${title}\n  (no rows)\n`;
+  const cols = Object.keys(rows[0]!);
+  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
+  const line = (vals: string[]) => `  ${vals.map((v, i) => v.padEnd(widths[i]!)).join('  ')}`;
+  return [title, line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => fmt(r[c]))))].join('\n') + '\n';
+}
+
+async function main(): Promise<void> {
+  const json = process.argv.includes('--json');
+  const quick = process.argv.includes('--quick');
+  const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
+  const only = process.argv.includes('--only') && onlyArg ? new Set(onlyArg.split(',').map(Number)) : new Set([1, 2, 3, 4, 5]);
+  const secs = quick ? 4 : 20;
+  const gw = await startGateway();
+  const results: Record<string, Array<Record<string, unknown>>> = {};
+  try {
+    if (only.has(1)) results['1. pacing (goal p99 lateness ≤ 0.5 ms)'] = await bench1(gw, secs);
+    if (only.has(2)) results['2. main-thread stalls every 2 s (goal max gap ≤ 25 ms, no burst)'] = await bench2(gw, quick ? 5 : 20);
+    if (only.has(3)) results['3. drift (shortened run, extrapolated)'] = await bench3(gw, quick ? 10 : 60);
+    if (only.has(4)) {
+      results['4. density: streams on one pacer thread (goal ≥ 500 at p99 spacing error ≤ 2 ms)'] = await bench4(
+        gw,
+        quick ? 3 : 10,
+        quick ? [50, 200, 500] : [50, 100, 200, 300, 500, 750, 1000],
+      );
+    }
+    if (only.has(5)) results['5. start latency, play() → first frame at the gateway (goal ≤ 50 / ≤ 300 ms)'] = await bench5(gw);
+  } finally {
+    await gw.close();
+  }
+  if (json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+  else for (const [title, rows] of Object.entries(results)) process.stdout.write(`${table(title, rows)}\n`);
+}
+
+// ─────────────────────────── child: the emulated gateway ───────────────────────────
+async function childMain(): Promise<void> {
+  const livekit = JSON.parse(process.env.BENCH_LIVEKIT!) as { apiKey: string; apiSecret: string };
+  const emu = await Emulator.start({ port: 0, livekit, audioTimings: { joinDelayMs: 20, mediaWatchdogMs: 0 } });
+  const arrivals = new Map<string, number[]>();
+  emu.gateway.on('frame', (f) => {
+    let a = arrivals.get(f.room);
+    if (!a) arrivals.set(f.room, (a = []));
+    a.push(performance.timeOrigin + f.arrivalMs);
+  });
+  process.on('message', (m: { t: string; rooms?: string[] }) => {
+    if (m.t === 'frames') {
+      const out: Record<string, number[]> = {};
+      for (const r of m.rooms ?? [...arrivals.keys()]) out[r] = arrivals.get(r) ?? [];
+      process.send!({ t: 'frames', rooms: out });
+    } else if (m.t === 'clear') {
+      arrivals.clear();
+      process.send!({ t: 'cleared' });
+    } else if (m.t === 'exit') {
+      void emu.close().then(() => process.exit(0));
+    }
+  });
+  process.send!({ t: 'up', audioUrl: emu.audioUrl });
+}
+
+
+if (process.argv.includes('--child')) await childMain();
+else await main();

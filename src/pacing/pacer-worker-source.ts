@@ -1,0 +1,239 @@
+/**
+ * The pacer thread's program, shipped as source text (`new Worker(code, { eval: true })`) so it
+ * loads the same way from TypeScript sources under a test runner and from `dist/` after tsc.
+ * It is assembled from the `.toString()` of self-contained classes ({@link FrameSchedule},
+ * {@link PacerStream}, {@link SocketLink}) plus {@link pacerWorkerMain}.
+ *
+ * Protocol (control by postMessage; producer credit through a SharedArrayBuffer):
+ * ```
+ *  main ──{add,frame,filler,start,stop,clear,connect,disconnect,remove,metrics,exit}──► worker
+ *  main ◄──{hello, sock(id, event), metrics(id, snapshot)}─────────────────────────────── worker
+ *  consumed[id] (Int32, SAB): frames the worker took off stream id's queue; Atomics.notify'd,
+ *  so the producer awaits room with Atomics.waitAsync instead of a message per frame.
+ * ```
+ * @packageDocumentation
+ */
+import { PacerStream, SocketLink } from './pacer-core.js';
+import { FrameSchedule } from './schedule.js';
+
+/** Data handed to the worker. */
+export interface PacerWorkerData {
+  /** Absolute path of the `ws` package entry. */
+  wsPath: string;
+  /** Absolute path of the native addon, if one may exist. */
+  nativePath: string | undefined;
+  /** Ask for real-time scheduling on the pacer thread. */
+  realtimePriority: boolean;
+  /** consumed counters, one Int32 per stream slot. */
+  consumed: SharedArrayBuffer;
+  /** Period of metric snapshots per stream. */
+  metricsIntervalMs: number;
+}
+
+/**
+ * Entry point of the pacer thread. Must reference nothing but its parameters and globals.
+ * @internal
+ */
+export function pacerWorkerMain(
+  FrameScheduleCtor: typeof FrameSchedule,
+  PacerStreamCtor: typeof PacerStream,
+  SocketLinkCtor: typeof SocketLink,
+): void {
+  // biome-ignore lint: the worker runs as CommonJS eval code, where require is the loader.
+  const wt = require('node:worker_threads');
+  const { performance } = require('node:perf_hooks');
+  const port = wt.parentPort;
+  const data = wt.workerData as PacerWorkerData;
+  const { WebSocket } = require(data.wsPath);
+  const consumed = new Int32Array(data.consumed);
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const SPIN_WINDOW_MS = 2;
+  const COALESCE_MS = 0.25;
+
+  let addon: any;
+  try {
+    if (data.nativePath) addon = require(data.nativePath);
+  } catch {
+    addon = undefined;
+  }
+  const nativeSleep = addon && typeof addon.sleepUntilNs === 'function' && typeof addon.monotonicNs === 'function';
+  let realtime = false;
+  let realtimeError: string | undefined;
+  if (data.realtimePriority) {
+    if (addon && typeof addon.setRealtimePriority === 'function') {
+      try {
+        const r = addon.setRealtimePriority(10);
+        realtime = typeof r === 'boolean' ? r : !!r?.ok;
+        if (!realtime) realtimeError = typeof r === 'object' && r?.error ? String(r.error) : 'refused by the OS';
+      } catch (e) {
+        realtimeError = String((e as Error)?.message ?? e);
+      }
+    } else {
+      realtimeError = 'native addon not loaded';
+    }
+  }
+  const now = (): number => performance.now();
+  const wallNow = (): number => performance.timeOrigin + performance.now();
+
+  /** Sleeps until `target` (ms on `now()`): native absolute sleep, else Atomics.wait, then a short spin. */
+  const preciseSleepUntil = (target: number): void => {
+    let rest = target - now();
+    if (rest <= 0) return;
+    if (nativeSleep) {
+      addon.sleepUntilNs(addon.monotonicNs() + BigInt(Math.round(rest * 1e6)));
+    } else if (rest > 0.25) {
+      Atomics.wait(sleeper, 0, 0, rest - 0.2);
+    }
+    while (now() < target) {
+      /* spin: at most ~0.2 ms */
+    }
+    rest = 0;
+  };
+
+  interface Entry {
+    stream: PacerStream;
+    link: SocketLink | undefined;
+    send: (f: Uint8Array) => boolean;
+    metricsTimer: ReturnType<typeof setInterval>;
+  }
+  const streams = new Map<number, Entry>();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let immediate = false;
+
+  const post = (msg: object, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
+  const publishConsumed = (id: number, e: Entry) => {
+    if (Atomics.load(consumed, id) !== (e.stream.consumed | 0)) {
+      Atomics.store(consumed, id, e.stream.consumed | 0);
+      Atomics.notify(consumed, id);
+    }
+  };
+
+  const loop = (): void => {
+    timer = undefined;
+    immediate = false;
+    for (let round = 0; round < 64; round++) {
+      let next = Number.POSITIVE_INFINITY;
+      // Streams due within COALESCE_MS are served in the same wake-up (sent ≤ 0.25 ms early):
+      // with hundreds of streams at spread phases this turns one wake-up per stream into a few.
+      const horizon = now() + COALESCE_MS;
+      for (const [id, e] of streams) {
+        const t = e.stream.run(horizon, e.send, now);
+        publishConsumed(id, e);
+        if (t < next) next = t;
+      }
+      if (next === Number.POSITIVE_INFINITY) return;
+      const wait = next - now();
+      if (wait > SPIN_WINDOW_MS) {
+        timer = setTimeout(loop, wait - SPIN_WINDOW_MS);
+        return;
+      }
+      preciseSleepUntil(next);
+    }
+    kick();
+  };
+  const kick = (): void => {
+    if (timer !== undefined) clearTimeout(timer);
+    timer = undefined;
+    if (!immediate) {
+      immediate = true;
+      setImmediate(loop);
+    }
+  };
+
+  post({ t: 'hello', clock: nativeSleep ? 'native' : 'atomics', realtime, realtimeError });
+
+  port.on('message', (m: any) => {
+    const e = streams.get(m.id);
+    switch (m.t) {
+      case 'add': {
+        const stream = new PacerStreamCtor(new FrameScheduleCtor(m.schedule), { capacity: m.capacity });
+        Atomics.store(consumed, m.id, 0);
+        const entry: Entry = {
+          stream,
+          link: undefined,
+          send: (f) => entry.link?.send(f) ?? false,
+          metricsTimer: setInterval(() => post({ t: 'metrics', id: m.id, snap: stream.snapshot() }), data.metricsIntervalMs),
+        };
+        streams.set(m.id, entry);
+        break;
+      }
+      case 'frame':
+        if (e && e.stream.push(m.data)) {
+          if (e.stream.schedule.started && e.stream.depth === 1) kick();
+        } else if (e) {
+          e.stream.consumed++; // overflow: counted as consumed so the producer's credit stays right
+          publishConsumed(m.id, e);
+        }
+        break;
+      case 'filler':
+        if (e) e.stream.filler = m.data ?? undefined;
+        break;
+      case 'start':
+        if (e) {
+          e.stream.start(now(), m.preroll);
+          kick();
+        }
+        break;
+      case 'stop':
+        e?.stream.stop();
+        break;
+      case 'clear':
+        if (e) {
+          e.stream.clear();
+          publishConsumed(m.id, e);
+        }
+        break;
+      case 'connect':
+        if (e) {
+          e.link = new SocketLinkCtor(
+            WebSocket,
+            m.link,
+            (ev) => {
+              if (ev.type === 'binary') post({ t: 'sock', id: m.id, ev }, [ev.data.buffer as ArrayBuffer]);
+              else post({ t: 'sock', id: m.id, ev });
+            },
+            wallNow,
+          );
+        }
+        break;
+      case 'disconnect':
+        e?.link?.close(m.code, m.terminate);
+        break;
+      case 'metrics':
+        if (e) post({ t: 'metrics', id: m.id, req: m.req, snap: e.stream.snapshot() });
+        break;
+      case 'remove':
+        if (e) {
+          e.stream.stop();
+          e.link?.close(1000, true);
+          clearInterval(e.metricsTimer);
+          streams.delete(m.id);
+        }
+        post({ t: 'removed', id: m.id });
+        break;
+      case 'exit':
+        for (const x of streams.values()) {
+          x.link?.close(1000, true);
+          clearInterval(x.metricsTimer);
+        }
+        streams.clear();
+        if (timer !== undefined) clearTimeout(timer);
+        port.close();
+        break;
+    }
+  });
+}
+
+/** Builds the worker program text. */
+export function pacerWorkerSource(): string {
+  return [
+    '"use strict";',
+    // Helpers a TS transpiler (esbuild under tsx/vitest, keepNames) may reference in the sources.
+    'var __name = (t, v) => { try { Object.defineProperty(t, "name", { value: v, configurable: true }); } catch {} return t; };',
+    'var __publicField = (o, k, v) => { Object.defineProperty(o, typeof k !== "symbol" ? k + "" : k, { value: v, enumerable: true, configurable: true, writable: true }); return v; };',
+    `const FrameSchedule = (${FrameSchedule.toString()});`,
+    `const PacerStream = (${PacerStream.toString()});`,
+    `const SocketLink = (${SocketLink.toString()});`,
+    `(${pacerWorkerMain.toString()})(FrameSchedule, PacerStream, SocketLink);`,
+  ].join('\n');
+}

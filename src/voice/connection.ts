@@ -1,0 +1,641 @@
+/**
+ * `VoiceConnection`: publish audio into a voice channel through the gateway's `/audio/connect`
+ * (IVoice StreamToken, audio-ws.md §1.4, rest-sse.md §7.1).
+ *
+ * ```
+ *            ┌────────────────────────── drop (1006, pong timeout) ───────────────────────┐
+ *            ▼                                                                             │
+ *  requesting-token ──► connecting ──► waiting-ready ──► ready ───────────────────────────┤
+ *        ▲    (token deadline) (upgrade deadline) (ready deadline)                          │
+ *        └──────────────────────── reconnecting (backoff) ◄────────────────────────────────┘
+ *  any state ── close() / fatal error (401/403/404, attempts exhausted) ──► closed
+ * ```
+ * The socket lives on the pacer thread ({@link FramePacer}); this class runs the state machine
+ * on the main thread from the socket events the pacer reports. Frames are validated here
+ * (the gateway silently kills the session for a bad one, §3.2) and queued in the pacer, which
+ * only starts its timeline after `ready` (§8a.6), with a silence pre-roll (§4.2). The pacer's
+ * queue survives a reconnect, so a player resumes where it was.
+ * @packageDocumentation
+ */
+import { performance } from 'node:perf_hooks';
+import { isGatewaySafe } from '../codec/opus-packet.js';
+import { silencePacket } from '../codec/silence.js';
+import {
+  AbortError,
+  ArgonVoiceError,
+  ClosedError,
+  HttpError,
+  InvalidInputError,
+  ProtocolError,
+  TimeoutError,
+  TransportError,
+  registerSecret,
+} from '../errors.js';
+import type { FramePacerOptions, PacerMetrics } from '../pacing/index.js';
+import { FramePacer, type SocketEvent } from '../pacing/index.js';
+import { backoffDelay, type WaitOptions } from '../util/abort.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { type StatefulLike, waitForStatus } from '../util/state.js';
+import { type AudioUrlParams, buildAudioUrl } from './gateway-url.js';
+
+/** What IVoice/StreamToken (or any provider) hands out. */
+export interface StreamTokenGrant {
+  /** LiveKit JWT (never logged). */
+  token: string;
+  /** Gateway base URL (`ws://host:12880`); `/audio/connect` is appended. */
+  ingressUrl: string;
+  /** `spaceId/channelId`. */
+  roomName?: string;
+}
+
+/** Minimal slice of the REST client the connection uses. */
+export interface StreamTokenApi {
+  /** IVoice: `streamToken({ spaceId, channelId })`. */
+  voice: {
+    streamToken(
+      args: { spaceId: string; channelId: string },
+      options?: { signal?: AbortSignal | undefined; timeoutMs?: number | undefined },
+    ): Promise<StreamTokenGrant>;
+  };
+}
+
+/** State of a {@link VoiceConnection}. */
+export type VoiceConnectionState =
+  | { status: 'requesting-token'; attempt: number }
+  | { status: 'connecting'; attempt: number }
+  | { status: 'waiting-ready'; attempt: number }
+  | { status: 'ready'; sessionId: string; attempt: number }
+  | { status: 'reconnecting'; attempt: number; delayMs: number; reason: Error }
+  | { status: 'closed'; reason?: Error | undefined };
+
+/** Events of {@link VoiceConnection} (and of every {@link PublishSession}). */
+export type VoiceConnectionEvents = PublishSessionEvents;
+
+/** Events of a {@link PublishSession}. */
+export type PublishSessionEvents = {
+  /** Every state transition. */
+  stateChange: [oldState: VoiceConnectionState, newState: VoiceConnectionState];
+  /** A fault; only emitted when someone listens (the reason is also kept in the closed state). */
+  error: [error: Error];
+  /** A frame failed validation and was replaced with silence. */
+  invalidFrame: [frame: Uint8Array, error: Error];
+  /** A fresh token was obtained (initial, refresh or reconnect). */
+  token: [info: { expiresAtMs: number; reason: 'initial' | 'refresh' | 'reconnect' }];
+};
+
+/** Options of {@link VoiceConnection}. */
+export interface VoiceConnectionOptions extends PublishSessionOptions {
+  /** Space of the voice channel. */
+  spaceId: string;
+  /** Voice channel. */
+  channelId: string;
+  /** REST client (its `voice.streamToken` is called); or give `tokenProvider`. */
+  rest?: StreamTokenApi;
+  /** Custom token source (wins over `rest`). */
+  tokenProvider?: (options: { signal: AbortSignal }) => Promise<StreamTokenGrant>;
+}
+
+/** Options shared by the publishing sessions ({@link VoiceConnection}, `DuplexSession`). */
+export interface PublishSessionOptions {
+  /** Stereo track (default mono). */
+  stereo?: boolean;
+  /** Frame duration in integer ms (default 20); every frame must last exactly this long (§3.4). */
+  frameDurationMs?: number;
+  /** `track_name` (default the gateway's `audio`). */
+  trackName?: string;
+  /** `track_source`. */
+  trackSource?: 'microphone' | 'screen_share_audio';
+  /** Participant `metadata`. */
+  metadata?: string;
+  /**
+   * Gateway base replacing the `ingressUrl` of StreamToken (as echo-bot replaces scheme and host
+   * with its configured ingress URL, audio-ws.md §7), e.g. when the API hands out an internal address.
+   */
+  gatewayUrl?: string;
+  /** Where the token travels: `Authorization: Bearer` header (default) or `?token=` (§1.3). */
+  tokenIn?: 'header' | 'query';
+  /** Deadlines of the waiting states (ms): token 10 s, upgrade 10 s, ready 20 s. */
+  timeouts?: { tokenMs?: number; connectMs?: number; readyMs?: number };
+  /** Reconnect policy after a drop (default 6 attempts, 250 ms base, 10 s cap); false: close instead. */
+  reconnect?: false | { maxAttempts?: number; baseMs?: number; capMs?: number; random?: () => number };
+  /** Refresh the token this long before it expires (default 10 min; StreamToken TTL is 2 h, §6). */
+  refreshBeforeMs?: number;
+  /** Silence sent after `ready` before queued audio (default 160 ms, §4.2). */
+  prerollMs?: number;
+  /** Send silence in empty slots so the media watchdog never fires (default true, §4.4). */
+  keepalive?: boolean;
+  /** Client ping period and deadline for dead-socket detection (defaults 15 s / 10 s). */
+  pingIntervalMs?: number;
+  pongTimeoutMs?: number;
+  /** Send-buffer bound; see {@link PacerSocketOptions.maxBufferedBytes}. */
+  maxBufferedBytes?: number;
+  /** Pacer options (late policy, queue depth, mode). */
+  pacer?: Omit<FramePacerOptions, 'frameDurationMs'>;
+  /** Clock for deadlines and the refresh timer (tests). */
+  clock?: Clock;
+}
+
+/** Upgrade statuses that no retry can fix (§1.5): bad token, not allowed, bad request. */
+const FATAL_UPGRADE = new Set([400, 401, 403, 404]);
+
+/** Reads `exp` from a JWT without verifying it; undefined when it has none. */
+function jwtExpiryMs(token: string): number | undefined {
+  const part = token.split('.')[1];
+  if (!part) return undefined;
+  try {
+    const claims = JSON.parse(Buffer.from(part, 'base64url').toString('utf8')) as { exp?: number };
+    return typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const active = new Map<string, PublishSession<any>>();
+
+/** A token and the gateway base it is for. */
+export interface GatewayGrant {
+  /** JWT for the upgrade (never logged). */
+  token: string;
+  /** Gateway base URL (`ws://host:12880`). */
+  baseUrl: string;
+}
+
+/**
+ * The state machine, validation, pacing and reconnects shared by `/audio/connect`
+ * ({@link VoiceConnection}) and `/audio/duplex` (`DuplexSession`). Subclasses say where the
+ * token comes from and which query parameters the endpoint takes.
+ *
+ * @remarks One session per room key per process: LiveKit kicks an older session with the same
+ * identity (§6), so two sessions would kick each other forever. The constructor refuses a second one.
+ */
+export abstract class PublishSession<E extends PublishSessionEvents = PublishSessionEvents> extends TypedEmitter<E> {
+  /** Channels of the published track (`stereo=`). */
+  readonly channels: 1 | 2;
+  /** `frame_duration_ms` of the session; every frame must last exactly this long. */
+  readonly frameDurationMs: number;
+  /** The pacer that owns the socket; its metrics say how the frames left. */
+  readonly pacer: FramePacer;
+  readonly #opts: PublishSessionOptions;
+  readonly #endpoint: 'connect' | 'duplex';
+  readonly #clock: Clock;
+  readonly #key: string;
+  readonly #silence: Uint8Array;
+  #state: VoiceConnectionState = { status: 'requesting-token', attempt: 0 };
+  #grant: { token: string; ingressUrl: string; expiresAtMs: number } | undefined;
+  #refreshTimer: unknown;
+  #life = new AbortController();
+  #socketWaiter: ((ev: SocketEvent) => void) | undefined;
+  #socketOpen = false;
+  #invalidFrames = 0;
+  #framesAccepted = 0;
+  #lastCloseFrameSent: Promise<void> | undefined;
+
+  /**
+   * Starts connecting at once (state `requesting-token`).
+   * @throws InvalidInputError for bad options or when a session for `key` is already open.
+   */
+  protected constructor(endpoint: 'connect' | 'duplex', key: string, options: PublishSessionOptions) {
+    super();
+    const f = options.frameDurationMs ?? 20;
+    if (!Number.isInteger(f) || f <= 0) {
+      throw new InvalidInputError(`frameDurationMs must be a positive integer (the gateway parses it with Atoi), got ${f}`);
+    }
+    this.#key = key;
+    if (active.has(key)) {
+      throw new InvalidInputError(
+        `an audio session for ${key} is already open in this process; reuse it or close it first — two sessions with one identity kick each other`,
+      );
+    }
+    this.#endpoint = endpoint;
+    this.channels = options.stereo ? 2 : 1;
+    this.frameDurationMs = f;
+    this.#opts = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#silence = silencePacket(this.channels, f);
+    this.pacer = new FramePacer({ ...options.pacer, frameDurationMs: f });
+    this.pacer.on('socket', (ev) => this.#onSocket(ev));
+    active.set(key, this);
+    queueMicrotask(() => void this.#run());
+  }
+
+  /** Fetches a token and the gateway base for the next upgrade. */
+  protected abstract requestGrant(signal: AbortSignal): Promise<GatewayGrant>;
+
+  /**
+   * Whether a new token may be requested before expiry and on reconnect (StreamToken: yes, §6 "get a
+   * fresh token for every reconnect"; a call's Accept token is one-shot, so duplex reuses it).
+   */
+  protected canRenewToken(): boolean {
+    return true;
+  }
+
+  /** Endpoint-specific query parameters (duplex: target identity). */
+  protected extraUrlParams(): AudioUrlParams {
+    return {};
+  }
+
+  /** A text message other than ready/error (duplex: subscribed, target_left). */
+  protected onStatusMessage(_status: string, _body: Record<string, unknown>): void {}
+
+  /** A binary message from the gateway (duplex: the target's audio). */
+  protected onBinaryMessage(_data: Uint8Array, _arrivalMs: number): void {}
+
+  /** Typed emit of the shared events from the generic base. */
+  protected emitBase<K extends keyof PublishSessionEvents & string>(event: K, ...args: PublishSessionEvents[K]): boolean {
+    return (this.emit as unknown as (e: string, ...a: unknown[]) => boolean)(event, ...args);
+  }
+
+  #listeners(event: keyof PublishSessionEvents & string): number {
+    return (this.listenerCount as unknown as (e: string) => number)(event);
+  }
+
+  /** Current state. */
+  get state(): VoiceConnectionState {
+    return this.#state;
+  }
+
+  /** Frames accepted for sending, and frames replaced with silence because they were invalid. */
+  get stats(): { framesAccepted: number; invalidFrames: number } {
+    return { framesAccepted: this.#framesAccepted, invalidFrames: this.#invalidFrames };
+  }
+
+  /** Latest pacer metrics. */
+  get metrics(): PacerMetrics {
+    return this.pacer.metrics;
+  }
+
+  #setState(next: VoiceConnectionState): void {
+    const old = this.#state;
+    if (old.status === 'closed') return;
+    this.#state = next;
+    this.emitBase('stateChange', old, next);
+  }
+
+  /** Resolves once `ready` (immediately if it is). @throws TimeoutError, AbortError, ClosedError. */
+  async ready(options: WaitOptions = {}): Promise<void> {
+    await waitForStatus(this as unknown as StatefulLike<VoiceConnectionState>, 'ready', { ...options, what: 'audio session' });
+  }
+
+  /** Waits for a status. @throws TimeoutError, AbortError, ClosedError. */
+  waitFor<K extends VoiceConnectionState['status']>(
+    status: K,
+    options: WaitOptions = {},
+  ): Promise<Extract<VoiceConnectionState, { status: K }>> {
+    return waitForStatus<VoiceConnectionState, K>(this as unknown as StatefulLike<VoiceConnectionState>, status, {
+      ...options,
+      what: 'audio session',
+    });
+  }
+
+  /**
+   * Validates `frame` and queues it in the pacer, waiting for room. An invalid frame (RFC 6716
+   * structure, 2–3825 bytes, duration ≠ `frameDurationMs`) is replaced with silence of the same
+   * duration and reported with `invalidFrame`: the gateway would kill the session silently
+   * (§3.2, §8a.3) and a gap would mistime what follows.
+   * Frames queued before `ready` wait in the pacer; nothing is sent before `ready`.
+   * @throws ClosedError once closed, AbortError / TimeoutError from `options`.
+   */
+  async sendFrame(frame: Uint8Array, options: WaitOptions = {}): Promise<void> {
+    if (this.#state.status === 'closed') throw new ClosedError('the audio session is closed', { cause: this.#state.reason });
+    let out = frame;
+    if (!isGatewaySafe(frame, this.frameDurationMs)) {
+      this.#invalidFrames++;
+      out = this.#silence;
+      this.emitBase('invalidFrame', frame, new InvalidInputError(`invalid frame of ${frame.length} bytes replaced with silence`));
+    }
+    await this.pacer.enqueue(out, { signal: options.signal, timeoutMs: options.timeoutMs });
+    this.#framesAccepted++;
+  }
+
+  /** Frames queued and not sent yet. */
+  get queuedFrames(): number {
+    return this.pacer.queueDepth;
+  }
+
+  /** Drops the frames queued in the pacer (a player's stop or seek). */
+  clearQueued(): void {
+    this.pacer.clear();
+  }
+
+  /** Records how long the producer took to prepare a frame (pacer metric `encodeP99Ms`). */
+  recordPrepareTime(ms: number): void {
+    this.pacer.recordPrepareTime(ms);
+  }
+
+  // ── state machine ──
+
+  async #run(): Promise<void> {
+    let attempt = 0;
+    const rc = this.#opts.reconnect;
+    const maxAttempts = rc === false ? 0 : (rc?.maxAttempts ?? 6);
+    let everReady = false;
+    for (;;) {
+      if (this.#life.signal.aborted) return;
+      try {
+        await this.#attempt(attempt, everReady);
+        everReady = true;
+        attempt = 0;
+        // ready: wait for the socket to end.
+        const ev = await this.#nextSocket((e) => e.type === 'close');
+        if (this.#life.signal.aborted) return;
+        throw new TransportError(
+          `the gateway dropped the session (close ${(ev as { code: number }).code}${(ev as { reason: string }).reason ? `: ${(ev as { reason: string }).reason}` : ''}); last frames sent: ${this.pacer.metrics.framesSent}`,
+          { closeCode: (ev as { code: number }).code },
+        );
+      } catch (err) {
+        if (this.#life.signal.aborted) return;
+        this.pacer.stop();
+        const error = err instanceof Error ? err : new Error(String(err));
+        const fatal = this.#isFatal(error);
+        if (fatal || attempt >= maxAttempts) {
+          this.#fail(error);
+          return;
+        }
+        const delayMs = backoffDelay(attempt, rc ? rc.baseMs : undefined, rc ? rc.capMs : undefined, rc ? rc.random : undefined);
+        attempt++;
+        this.#setState({ status: 'reconnecting', attempt, delayMs, reason: error });
+        try {
+          await new Promise<void>((resolve, reject) => {
+            const t = this.#clock.setTimeout(resolve, delayMs);
+            this.#life.signal.addEventListener(
+              'abort',
+              () => {
+                this.#clock.clearTimeout(t);
+                reject(new AbortError());
+              },
+              { once: true },
+            );
+          });
+        } catch {
+          return;
+        }
+      }
+    }
+  }
+
+  #isFatal(err: Error): boolean {
+    if (err instanceof HttpError) return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+    if (err instanceof TransportError && err.status !== undefined) return FATAL_UPGRADE.has(err.status);
+    if (err instanceof InvalidInputError || err instanceof ProtocolError) return true;
+    return false;
+  }
+
+  async #attempt(attempt: number, reconnecting: boolean): Promise<void> {
+    const t = this.#opts.timeouts ?? {};
+    // requesting-token
+    this.#setState({ status: 'requesting-token', attempt });
+    const refreshBefore = this.#opts.refreshBeforeMs ?? 10 * 60_000;
+    const renew = this.canRenewToken();
+    if (!this.#grant || (renew && (this.#grant.expiresAtMs - Date.now() < Math.min(refreshBefore, 60_000) || reconnecting))) {
+      // §6: "Get a fresh token for every reconnect".
+      await this.#fetchToken(reconnecting ? 'reconnect' : 'initial', t.tokenMs ?? 10_000);
+    }
+    const grant = this.#grant!;
+    // connecting
+    this.#setState({ status: 'connecting', attempt });
+    const useQuery = this.#opts.tokenIn === 'query';
+    const url = buildAudioUrl(this.#opts.gatewayUrl ?? grant.ingressUrl, this.#endpoint, {
+      ...this.extraUrlParams(),
+      token: useQuery ? grant.token : undefined,
+      stereo: this.channels === 2,
+      frameDurationMs: this.frameDurationMs,
+      trackName: this.#opts.trackName,
+      trackSource: this.#opts.trackSource,
+      metadata: this.#opts.metadata,
+    });
+    const opened = this.#nextSocket((e) => e.type === 'open' || e.type === 'close' || e.type === 'unexpected-response', t.connectMs ?? 10_000, 'opening the audio socket');
+    this.#socketOpen = false;
+    this.pacer.connect({
+      url,
+      headers: useQuery ? {} : { Authorization: `Bearer ${grant.token}` },
+      handshakeTimeoutMs: t.connectMs ?? 10_000,
+      pingIntervalMs: this.#opts.pingIntervalMs ?? 15_000,
+      pongTimeoutMs: this.#opts.pongTimeoutMs ?? 10_000,
+      maxBufferedBytes: this.#opts.maxBufferedBytes,
+    });
+    const first = await opened.catch((err) => {
+      this.pacer.disconnect(1000, true);
+      throw err;
+    });
+    if (first.type === 'unexpected-response') {
+      throw new TransportError(`the gateway refused the upgrade with HTTP ${first.status}: ${first.body.trim()}`, {
+        status: first.status,
+      });
+    }
+    if (first.type === 'close') throw new TransportError(`the audio socket closed while connecting (${first.code})`, { closeCode: first.code });
+    this.#socketOpen = true;
+    // waiting-ready
+    this.#setState({ status: 'waiting-ready', attempt });
+    const msg = await this.#nextSocket(
+      (e) => e.type === 'close' || (e.type === 'text' && ['ready', 'error'].includes(statusOf(e.text) ?? '')),
+      t.readyMs ?? 20_000,
+      "waiting for the gateway's ready",
+    ).catch((err) => {
+      this.pacer.disconnect(1000, true);
+      throw err;
+    });
+    if (msg.type === 'close') throw new TransportError(`the gateway dropped the socket before ready (${msg.code})`, { closeCode: msg.code });
+    const body = JSON.parse((msg as { text: string }).text) as { session_id?: string; message?: string };
+    if (statusOf((msg as { text: string }).text) === 'error') {
+      this.pacer.disconnect(1000, true);
+      throw new TransportError(`the gateway could not create the session: ${body.message ?? 'no message'}`);
+    }
+    // ready: filler + pre-roll, then the queued audio.
+    const preroll = Math.round((this.#opts.prerollMs ?? 160) / this.frameDurationMs);
+    const keepalive = this.#opts.keepalive ?? true;
+    // The pre-roll is made of the filler, captured at start; without keepalive it is removed after.
+    this.pacer.setFiller(keepalive || preroll > 0 ? this.#silence : undefined);
+    this.pacer.start(preroll);
+    if (!keepalive) this.pacer.setFiller(undefined);
+    this.#setState({ status: 'ready', sessionId: body.session_id ?? '', attempt });
+  }
+
+  async #fetchToken(reason: 'initial' | 'refresh' | 'reconnect', timeoutMs: number): Promise<void> {
+    const ctl = new AbortController();
+    const onAbort = () => ctl.abort(this.#life.signal.reason);
+    this.#life.signal.addEventListener('abort', onAbort, { once: true });
+    const timer = this.#clock.setTimeout(() => ctl.abort(new TimeoutError('requesting a stream token', timeoutMs)), timeoutMs);
+    try {
+      const p = this.requestGrant(ctl.signal);
+      const grant0 = await new Promise<GatewayGrant>((resolve, reject) => {
+        p.then(resolve, reject);
+        ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
+      });
+      const grant = { token: grant0?.token, ingressUrl: grant0?.baseUrl };
+      if (!grant?.token || !grant.ingressUrl) throw new ProtocolError('the token provider answered without token or gateway URL');
+      registerSecret(grant.token);
+      const expiresAtMs = jwtExpiryMs(grant.token) ?? Date.now() + 2 * 3600_000;
+      this.#grant = { token: grant.token, ingressUrl: grant.ingressUrl, expiresAtMs };
+      this.emitBase('token', { expiresAtMs, reason });
+      if (this.canRenewToken()) this.#scheduleRefresh();
+    } catch (err) {
+      if (err instanceof ArgonVoiceError) throw err;
+      throw new TransportError('requesting a stream token failed', { cause: err });
+    } finally {
+      this.#clock.clearTimeout(timer);
+      this.#life.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  /** Keeps a valid token at hand (for reconnects) by refreshing it before it expires. */
+  #scheduleRefresh(): void {
+    if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
+    const before = this.#opts.refreshBeforeMs ?? 10 * 60_000;
+    const inMs = Math.max(1000, this.#grant!.expiresAtMs - before - Date.now());
+    this.#refreshTimer = this.#clock.setTimeout(() => {
+      this.#refreshTimer = undefined;
+      if (this.#life.signal.aborted) return;
+      this.#fetchToken('refresh', this.#opts.timeouts?.tokenMs ?? 10_000).catch((err) => {
+        if (this.#listeners('error') > 0) this.emitBase('error', err as Error);
+        // Try again later; the next reconnect fetches one anyway.
+        if (!this.#life.signal.aborted) this.#refreshTimer = this.#clock.setTimeout(() => this.#scheduleRefresh(), 30_000);
+      });
+    }, inMs);
+    (this.#refreshTimer as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  #onSocket(ev: SocketEvent): void {
+    if (ev.type === 'close') this.#socketOpen = false;
+    if (ev.type === 'binary') this.onBinaryMessage(ev.data, ev.arrivalMs - performance.timeOrigin);
+    if (ev.type === 'text') {
+      const kind = statusOf(ev.text);
+      if (kind && kind !== 'ready' && kind !== 'error') {
+        try {
+          this.onStatusMessage(kind, JSON.parse(ev.text) as Record<string, unknown>);
+        } catch {
+          /* a malformed message is ignored (§8a.1) */
+        }
+      }
+    }
+    const w = this.#socketWaiter;
+    if (w) w(ev);
+  }
+
+  /** Resolves with the next socket event matching `match`; rejects on deadline or close(). */
+  #nextSocket(match: (e: SocketEvent) => boolean, timeoutMs?: number, what = 'waiting on the audio socket'): Promise<SocketEvent> {
+    return new Promise<SocketEvent>((resolve, reject) => {
+      let timer: unknown;
+      const cleanup = () => {
+        this.#socketWaiter = undefined;
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        this.#life.signal.removeEventListener('abort', onAbort);
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(new ClosedError(`the voice connection was closed while ${what}`));
+      };
+      this.#socketWaiter = (e) => {
+        if (!match(e)) return;
+        cleanup();
+        resolve(e);
+      };
+      if (timeoutMs !== undefined) timer = this.#clock.setTimeout(() => {
+        cleanup();
+        reject(new TimeoutError(what, timeoutMs));
+      }, timeoutMs);
+      this.#life.signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  #fail(reason: Error): void {
+    if (this.#state.status === 'closed') return;
+    if (this.#listeners('error') > 0) this.emitBase('error', reason);
+    void this.#teardown(reason, true);
+  }
+
+  async #teardown(reason: Error | undefined, terminate: boolean): Promise<void> {
+    this.#life.abort(reason ?? new ClosedError('closed'));
+    if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
+    if (active.get(this.#key) === this) active.delete(this.#key);
+    this.pacer.stop();
+    if (this.#socketOpen) {
+      const closed = new Promise<void>((resolve) => {
+        const onEv = (e: SocketEvent) => {
+          if (e.type === 'close') {
+            this.pacer.off('socket', onEv);
+            resolve();
+          }
+        };
+        this.pacer.on('socket', onEv);
+        setTimeout(resolve, 2500).unref();
+      });
+      this.pacer.disconnect(1000, terminate);
+      await closed;
+    }
+    await this.pacer.close();
+    this.#setState({ status: 'closed', reason });
+  }
+
+  /**
+   * Sends Close 1000, waits (≤ 2 s) for the gateway, releases the pacer thread. Frames still
+   * queued are dropped (use the player's `waitForPlayout()` to drain first). Idempotent.
+   */
+  async close(): Promise<void> {
+    if (this.#state.status === 'closed') return;
+    this.#lastCloseFrameSent ??= this.#teardown(undefined, false);
+    await this.#lastCloseFrameSent;
+  }
+
+  /** Drops the socket at once (no close frame) and moves to `closed` with `reason`. Idempotent. */
+  destroy(reason?: Error): void {
+    if (this.#state.status === 'closed') return;
+    this.#lastCloseFrameSent ??= this.#teardown(reason, true);
+  }
+
+  /** Same as {@link close}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+/**
+ * A publishing session in one voice channel (`/audio/connect` with an IVoice StreamToken), kept
+ * alive across drops. One per (space, channel) per process.
+ */
+export class VoiceConnection extends PublishSession<VoiceConnectionEvents> {
+  /** Space of the voice channel. */
+  readonly spaceId: string;
+  /** The voice channel. */
+  readonly channelId: string;
+  readonly #provider: (signal: AbortSignal) => Promise<StreamTokenGrant>;
+
+  /**
+   * Starts connecting at once (state `requesting-token`).
+   * @throws InvalidInputError for bad options or when a connection to this channel is already open.
+   */
+  constructor(options: VoiceConnectionOptions) {
+    if (!options.spaceId || !options.channelId) throw new InvalidInputError('VoiceConnection needs spaceId and channelId');
+    if (!options.rest && !options.tokenProvider) throw new InvalidInputError('VoiceConnection needs rest or tokenProvider');
+    super('connect', `${options.spaceId}/${options.channelId}`, options);
+    this.spaceId = options.spaceId;
+    this.channelId = options.channelId;
+    const { rest, tokenProvider, spaceId, channelId } = options;
+    this.#provider = tokenProvider
+      ? (signal) => tokenProvider({ signal })
+      : (signal) => rest!.voice.streamToken({ spaceId, channelId }, { signal });
+  }
+
+  /** The live connection to a channel in this process, if any. */
+  static get(spaceId: string, channelId: string): VoiceConnection | undefined {
+    const s = active.get(`${spaceId}/${channelId}`);
+    return s instanceof VoiceConnection ? s : undefined;
+  }
+
+  protected override async requestGrant(signal: AbortSignal): Promise<GatewayGrant> {
+    const g = await this.#provider(signal);
+    return { token: g?.token, baseUrl: g?.ingressUrl };
+  }
+}
+
+/** The kind of a gateway text message: `status`, or `type` in legacy builds (§2.1, §8a.1). */
+export function statusOf(text: string): string | undefined {
+  try {
+    const m = JSON.parse(text) as { status?: unknown; type?: unknown };
+    const k = m.status ?? m.type;
+    return typeof k === 'string' ? k : undefined;
+  } catch {
+    return undefined;
+  }
+}

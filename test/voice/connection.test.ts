@@ -1,0 +1,244 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isGatewaySafe } from '../../src/codec/opus-packet.js';
+import { Emulator } from '../../src/emulator/index.js';
+import { RestClient } from '../../src/rest/index.js';
+import { buildAudioUrl } from '../../src/voice/gateway-url.js';
+import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
+
+/** A valid 20 ms mono Opus packet (CELT FB, code 0) carrying a sequence number. */
+const audio = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
+const seqOf = (d: Uint8Array) => (d[0] === 0xf8 && d[1] === 0x01 && d.length === 5 ? (d[2]! << 8) | d[3]! : -1);
+const isSilence = (d: Uint8Array) => d.length === 3 && d[0] === 0xf8 && d[1] === 0xff && d[2] === 0xfe;
+
+async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe('gateway URL', () => {
+  it('appends the path to the base and encodes the session format (§1.2)', () => {
+    const u = new URL(buildAudioUrl('ws://h:12880', 'connect', { stereo: true, frameDurationMs: 40, trackName: 'music', metadata: 'x y' }));
+    expect(u.pathname).toBe('/audio/connect');
+    expect(u.searchParams.get('stereo')).toBe('true');
+    expect(u.searchParams.get('frame_duration_ms')).toBe('40');
+    expect(u.searchParams.get('track_name')).toBe('music');
+    expect(u.searchParams.get('metadata')).toBe('x y');
+    expect(u.searchParams.has('token')).toBe(false);
+    const d = new URL(buildAudioUrl('http://h:1/base/', 'duplex', { targetIdentity: 'u1', token: 't' }));
+    expect(d.protocol).toBe('ws:');
+    expect(d.pathname).toBe('/base/audio/duplex');
+    expect(d.searchParams.get('target_track_source')).toBe('microphone');
+    expect(() => buildAudioUrl('ws://h', 'connect', { frameDurationMs: 2.5 })).toThrow(/integer/);
+    expect(() => buildAudioUrl('ws://h', 'subscribe', {})).toThrow(/targetIdentity/);
+  });
+});
+
+describe('VoiceConnection against the emulator', () => {
+  let emu: Emulator;
+  let rest: RestClient;
+  const conns: VoiceConnection[] = [];
+  beforeEach(async () => {
+    emu = await Emulator.start({ port: 0, audioTimings: { joinDelayMs: 60 } });
+    rest = new RestClient({ token: emu.bot.token, baseUrl: emu.apiUrl });
+  });
+  afterEach(async () => {
+    for (const c of conns.splice(0)) await c.close();
+    await rest.close();
+    await emu.close();
+  });
+  const open = (extra: Partial<ConstructorParameters<typeof VoiceConnection>[0]> = {}) => {
+    const c = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0, ...extra });
+    conns.push(c);
+    return c;
+  };
+  const published = () => emu.gateway.published({ identity: emu.bot.userId });
+
+  it('sends nothing before ready, then a silence pre-roll, then every frame in order', async () => {
+    // burst: a CPU-starved test machine must not turn lateness into dropped frames here.
+    const c = open({ prerollMs: 60, keepalive: false, pacer: { latePolicy: 'burst' } });
+    const states: string[] = [];
+    c.on('stateChange', (_o, n) => states.push(n.status));
+    // Queue frames before the session exists.
+    const N = 40;
+    const producer = (async () => {
+      for (let i = 0; i < N; i++) await c.sendFrame(audio(i), { timeoutMs: 10_000 });
+    })();
+    await c.waitFor('waiting-ready', { timeoutMs: 5000 });
+    const early = await c.pacer.refreshMetrics();
+    expect(early.framesSent).toBe(0);
+    expect(c.queuedFrames).toBe(c.pacer.queueFrames);
+    await c.ready({ timeoutMs: 5000 });
+    await producer;
+    await until(() => published().filter((f) => seqOf(f.data) >= 0).length === N, `all frames published: ${published().map((f) => seqOf(f.data)).join(',')} m=${JSON.stringify(c.pacer.metrics)}`);
+    const frames = published();
+    expect(frames.slice(0, 3).every((f) => isSilence(f.data))).toBe(true);
+    expect(frames.slice(3).map((f) => seqOf(f.data))).toEqual([...Array(N).keys()]);
+    expect(states.slice(0, 4)).toEqual(['requesting-token', 'connecting', 'waiting-ready', 'ready']);
+    const session = emu.gateway.sessions().find((s) => s.identity === emu.bot.userId)!;
+    expect(session.params.frameDurationMs).toBe(20);
+    expect(session.params.stereo).toBe(false);
+    await c.close();
+    expect(c.state.status).toBe('closed');
+    expect(c.pacer.closed).toBe(true);
+  });
+
+  it('never sends an invalid frame, even from a fuzzed source, and the session survives', async () => {
+    const c = open({ prerollMs: 0, pacer: { latePolicy: 'burst' } });
+    let seed = 12345;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    let invalid = 0;
+    let valid = 0;
+    for (let i = 0; i < 120; i++) {
+      let f: Uint8Array;
+      const r = rnd();
+      if (r < 0.4) f = audio(i);
+      else if (r < 0.5) f = new Uint8Array(0);
+      else if (r < 0.6) f = Uint8Array.from([0xf8]);
+      else if (r < 0.7) f = new Uint8Array(4000).fill(0xf8);
+      else if (r < 0.8) f = Uint8Array.from([0xfb, 0x01, 0x02]); // code 3 without a valid count
+      else f = Uint8Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => Math.floor(rnd() * 256));
+      if (isGatewaySafe(f, 20)) valid++;
+      else invalid++;
+      await c.sendFrame(f, { timeoutMs: 10_000 });
+    }
+    await until(() => published().length >= 120, 'fuzzed frames published');
+    expect(published().every((f) => isGatewaySafe(f.data, 20))).toBe(true);
+    expect(c.stats.invalidFrames).toBe(invalid);
+    expect(invalid).toBeGreaterThan(30);
+    expect(valid).toBeGreaterThan(30);
+    expect(c.state.status).toBe('ready');
+  });
+
+  it('reconnects with a new token after a drop without close frame and resumes where it was', async () => {
+    const c = open({ prerollMs: 0, keepalive: false, reconnect: { baseMs: 20, capMs: 50 }, pacer: { latePolicy: 'burst' } });
+    const tokens: string[] = [];
+    c.on('token', (t) => tokens.push(t.reason));
+    await c.ready({ timeoutMs: 5000 });
+    const firstSession = (c.state as Extract<VoiceConnectionState, { status: 'ready' }>).sessionId;
+    const N = 60;
+    const producer = (async () => {
+      for (let i = 0; i < N; i++) {
+        await c.sendFrame(audio(i), { timeoutMs: 15_000 });
+        if (i === 20) emu.faults.audio({ kind: 'drop-no-close', target: { identity: emu.bot.userId } });
+      }
+    })();
+    await producer;
+    await until(() => published().filter((f) => seqOf(f.data) >= 0).length >= N - 8 && seqOf(published().at(-1)!.data) === N - 1, 'frames after reconnect');
+    const seqs = published().map((f) => seqOf(f.data)).filter((s) => s >= 0);
+    // In order, no duplicates; at most the few frames in flight at the drop are lost.
+    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
+    expect(seqs.length).toBeGreaterThanOrEqual(N - 8);
+    const sessions = new Set(published().map((f) => f.sessionId));
+    expect(sessions.size).toBe(2);
+    expect(c.state.status).toBe('ready');
+    expect((c.state as { sessionId: string }).sessionId).not.toBe(firstSession);
+    expect(tokens).toEqual(['initial', 'reconnect']);
+  });
+
+  it('refreshes the token before it expires', async () => {
+    // StreamToken lives 2 h: refresh when 2 h minus 1 s are left, i.e. after about 1 s.
+    const c = open({ refreshBeforeMs: 2 * 3600_000 - 1000 });
+    const reasons: string[] = [];
+    c.on('token', (t) => reasons.push(t.reason));
+    await c.ready({ timeoutMs: 5000 });
+    await until(() => reasons.includes('refresh'), 'token refresh', 8000);
+    expect(reasons[0]).toBe('initial');
+    expect(c.state.status).toBe('ready');
+  });
+
+  it('keeps an idle session alive with silence frames at the frame cadence', async () => {
+    const c = open({ prerollMs: 0 });
+    await c.ready({ timeoutMs: 5000 });
+    await until(() => published().length >= 10, 'keepalive frames');
+    expect(published().every((f) => isSilence(f.data))).toBe(true);
+    expect(c.metrics.mode === 'worker' || c.metrics.mode === 'main').toBe(true);
+  });
+
+  it('closes for good on a refused upgrade (403) and retries a 503', async () => {
+    emu.faults.audio({ kind: 'refuse-upgrade', status: 503, times: 1 });
+    const ok = open({ reconnect: { baseMs: 10, capMs: 20 } });
+    const seen: string[] = [];
+    ok.on('stateChange', (_o, n) => seen.push(n.status));
+    await ok.ready({ timeoutMs: 5000 });
+    expect(seen).toContain('reconnecting');
+    await ok.close();
+    emu.faults.audio({ kind: 'refuse-upgrade', status: 403, body: 'token verification failed', times: 5 });
+    const bad = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0 });
+    conns.push(bad);
+    await expect(bad.ready({ timeoutMs: 5000 })).rejects.toMatchObject({ code: 'ARGON_VOICE_CLOSED' });
+    const st = bad.state as Extract<VoiceConnectionState, { status: 'closed' }>;
+    expect(st.reason).toMatchObject({ code: 'ARGON_VOICE_TRANSPORT', status: 403 });
+    expect(String(st.reason?.message)).not.toMatch(/eyJ/);
+  });
+
+  it('allows one connection per channel in a process', async () => {
+    const c = open();
+    expect(() => open()).toThrow(/already open/);
+    expect(VoiceConnection.get(emu.demo.spaceId, emu.demo.voiceChannelId)).toBe(c);
+    await c.close();
+    expect(VoiceConnection.get(emu.demo.spaceId, emu.demo.voiceChannelId)).toBeUndefined();
+  });
+
+  it('keepalive silence outlives the media watchdog; without it the gateway drops the session', async () => {
+    const strict = await Emulator.start({ port: 0, audioTimings: { joinDelayMs: 20, mediaWatchdogMs: 300 } });
+    const strictRest = new RestClient({ token: strict.bot.token, baseUrl: strict.apiUrl });
+    try {
+      const where = { spaceId: strict.demo.spaceId, channelId: strict.demo.voiceChannelId };
+      const alive = new VoiceConnection({ rest: strictRest, ...where, pingIntervalMs: 0, prerollMs: 0 });
+      const states: string[] = [];
+      alive.on('stateChange', (_o, n) => states.push(n.status));
+      await alive.ready({ timeoutMs: 5000 });
+      await new Promise((r) => setTimeout(r, 1200));
+      expect(states).not.toContain('reconnecting');
+      await alive.close();
+      const quiet = new VoiceConnection({ rest: strictRest, ...where, pingIntervalMs: 0, keepalive: false, reconnect: false });
+      await quiet.ready({ timeoutMs: 5000 });
+      await expect(quiet.waitFor('closed', { timeoutMs: 5000 })).resolves.toMatchObject({ status: 'closed' });
+      expect((quiet.state as { reason?: Error }).reason).toMatchObject({ code: 'ARGON_VOICE_TRANSPORT' });
+    } finally {
+      await strictRest.close();
+      await strict.close();
+    }
+  });
+
+  it('leaves no open handles after repeated connect/close cycles', async () => {
+    const count = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'MessagePort').length;
+    const before = count();
+    for (let i = 0; i < 4; i++) {
+      const c = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0 });
+      await c.ready({ timeoutMs: 5000 });
+      await c.sendFrame(audio(i));
+      await c.close();
+      expect(c.state.status).toBe('closed');
+    }
+    await until(() => count() <= before, `handles released (${count()} > ${before})`, 5000);
+  });
+
+  it('main-thread pacer mode publishes the same frames in the same order', async () => {
+    const c = open({ prerollMs: 0, keepalive: false, pacer: { mode: 'main', latePolicy: 'burst' } });
+    expect(c.pacer.mode).toBe('main');
+    await c.ready({ timeoutMs: 5000 });
+    for (let i = 0; i < 15; i++) await c.sendFrame(audio(i), { timeoutMs: 5000 });
+    await until(() => published().filter((f) => seqOf(f.data) >= 0).length === 15, 'main-mode frames');
+    expect(published().map((f) => seqOf(f.data)).join(',')).toBe([...Array(15).keys()].join(','));
+  });
+
+  it('detects a dead socket (no pong) and reconnects', async () => {
+    const c = open({ pingIntervalMs: 100, pongTimeoutMs: 200, reconnect: { baseMs: 10, capMs: 20 } });
+    await c.ready({ timeoutMs: 5000 });
+    const first = (c.state as { sessionId: string }).sessionId;
+    const reasons: string[] = [];
+    c.on('stateChange', (_o, n) => {
+      if (n.status === 'reconnecting') reasons.push(n.reason.message);
+    });
+    emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 3000 });
+    await until(() => c.state.status === 'ready' && (c.state as { sessionId: string }).sessionId !== first, 'reconnected after a dead socket');
+    expect(reasons.some((r) => /pong timeout/.test(r))).toBe(true);
+  });
+});
