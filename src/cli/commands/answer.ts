@@ -21,6 +21,7 @@ import { intents } from '../../events/intents.js';
 import { withDeadline } from '../../util/abort.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../main.js';
+import { describeError } from '../main.js';
 
 const HELP = `Usage: argon-voice answer [options]
 
@@ -146,7 +147,7 @@ export const command: CliCommand = {
       await demo;
       return 0;
     } catch (err) {
-      io.stderr.write(`argon-voice answer: ${redactSecrets((err as Error)?.message ?? String(err))}\n`);
+      io.stderr.write(`argon-voice answer: ${describeError(err)}\n`);
       return 1;
     } finally {
       await manager?.close().catch(() => undefined);

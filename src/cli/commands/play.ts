@@ -14,6 +14,7 @@ import { VoiceConnection } from '../../voice/connection.js';
 import { AudioPlayer } from '../../voice/player.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../main.js';
+import { describeError } from '../main.js';
 
 const HELP = `Usage: argon-voice play <file|url> [options]
 
@@ -57,16 +58,21 @@ export const command: CliCommand = {
     if (!input) throw new InvalidInputError('play needs a file or URL: argon-voice play <file|url>');
     if (positionals.length > 1) throw new InvalidInputError(`play takes one file or URL, got ${positionals.length}`);
     const frameMs = flags['frame-ms'] as number;
-    if (![10, 20, 40, 60].includes(frameMs)) throw new InvalidInputError(`--frame-ms must be 10, 20, 40 or 60, got ${frameMs}`);
+    if (![10, 20, 40, 60].includes(frameMs))
+      throw new InvalidInputError(`--frame-ms must be 10, 20, 40 or 60, got ${frameMs}`);
     const volume = flags.volume as number;
     if (!(volume >= 0)) throw new InvalidInputError(`--volume must be ≥ 0, got ${volume}`);
     const latePolicy = flags['late-policy'] as LatePolicy;
-    if (!['skip', 'burst', 'stretch'].includes(latePolicy)) throw new InvalidInputError('--late-policy must be skip, burst or stretch');
+    if (!['skip', 'burst', 'stretch'].includes(latePolicy))
+      throw new InvalidInputError('--late-policy must be skip, burst or stretch');
     const pacerMode = flags.pacer as string;
     if (pacerMode !== 'worker' && pacerMode !== 'main') throw new InvalidInputError('--pacer must be worker or main');
     const timeoutMs = (flags.timeout as number) * 1000;
 
-    const ctx = await resolvePlatform(io, { space: flags.space as string | undefined, channel: flags.channel as string | undefined });
+    const ctx = await resolvePlatform(io, {
+      space: flags.space as string | undefined,
+      channel: flags.channel as string | undefined,
+    });
     let conn: VoiceConnection | undefined;
     let player: AudioPlayer | undefined;
     try {
@@ -91,11 +97,16 @@ export const command: CliCommand = {
         ...(gateway ? { gatewayUrl: gateway } : {}),
       });
       conn.on('stateChange', (_o, n) => {
-        if (n.status === 'reconnecting') io.stderr.write(`connection dropped (${n.reason.message}); reconnecting in ${n.delayMs} ms\n`);
+        if (n.status === 'reconnecting')
+          io.stderr.write(`connection dropped (${n.reason.message}); reconnecting in ${n.delayMs} ms\n`);
       });
-      conn.on('invalidFrame', (f) => io.stderr.write(`warning: invalid ${f.length}-byte frame replaced with silence\n`));
+      conn.on('invalidFrame', (f) =>
+        io.stderr.write(`warning: invalid ${f.length}-byte frame replaced with silence\n`),
+      );
       await conn.ready({ timeoutMs, signal: io.signal });
-      io.stderr.write(`connected (${conn.pacer.runtime.mode} pacer, ${conn.pacer.runtime.clock} clock); playing ${input}\n`);
+      io.stderr.write(
+        `connected (${conn.pacer.runtime.mode} pacer, ${conn.pacer.runtime.clock} clock); playing ${input}\n`,
+      );
 
       player = new AudioPlayer(conn, { volume, ...(flags.normalize ? { normalize: true } : {}) });
       const track = player.play(input, { title: input });
@@ -108,7 +119,8 @@ export const command: CliCommand = {
         },
       );
       const aborted = new Promise<never>((_r, reject) => {
-        const onAbort = () => reject(new Error(`interrupted (${String((io.signal.reason as Error)?.message ?? io.signal.reason)})`));
+        const onAbort = () =>
+          reject(new Error(`interrupted (${String((io.signal.reason as Error)?.message ?? io.signal.reason)})`));
         if (io.signal.aborted) onAbort();
         else io.signal.addEventListener('abort', onAbort, { once: true });
       });
@@ -135,7 +147,7 @@ export const command: CliCommand = {
       io.stdout.write(`played ${input}: ${result.frames} frames (${seconds.toFixed(2)} s)\n${JSON.stringify(stats)}\n`);
       return 0;
     } catch (err) {
-      io.stderr.write(`argon-voice play: ${redactSecrets((err as Error)?.message ?? String(err))}\n`);
+      io.stderr.write(`argon-voice play: ${describeError(err)}\n`);
       return 1;
     } finally {
       await player?.close().catch(() => undefined);
