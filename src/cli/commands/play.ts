@@ -8,7 +8,7 @@
  * ```
  * @packageDocumentation
  */
-import { InvalidInputError, redactSecrets } from '../../errors.js';
+import { InvalidInputError } from '../../errors.js';
 import type { LatePolicy } from '../../pacing/schedule.js';
 import { VoiceConnection } from '../../voice/connection.js';
 import { AudioPlayer } from '../../voice/player.js';
