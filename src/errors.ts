@@ -120,16 +120,19 @@ export class HttpError extends ArgonVoiceError implements HttpErrorDetails {
   readonly requestId: string | undefined;
   readonly body: string | undefined;
   constructor(details: HttpErrorDetails, options?: { cause?: unknown; code?: ArgonVoiceErrorCode }) {
-    const what = details.errorCode ? ` ${details.errorCode}` : '';
-    const msg = details.platformMessage ? `: ${details.platformMessage}` : '';
+    const what = details.errorCode ? ` ${clip(details.errorCode, 100)}` : '';
+    const msg = details.platformMessage ? `: ${clip(details.platformMessage, 500)}` : '';
     super(
       options?.code ?? 'ARGON_VOICE_HTTP',
       `${details.method} ${details.route} failed with HTTP ${details.status}${what}${msg}`,
       options,
     );
     this.status = details.status;
-    this.errorCode = details.errorCode;
-    this.platformMessage = details.platformMessage;
+    // Everything kept from the server is redacted and bounded: a server may echo the token, and a
+    // hostile one may send megabytes (both end up in logs through JSON.stringify(err)).
+    this.errorCode = details.errorCode === undefined ? undefined : clip(redactSecrets(details.errorCode), 100);
+    this.platformMessage =
+      details.platformMessage === undefined ? undefined : clip(redactSecrets(details.platformMessage), 2048);
     this.route = details.route;
     this.method = details.method;
     this.requestId = details.requestId;
@@ -205,6 +208,10 @@ export class IoError extends ArgonVoiceError {
     super('ARGON_VOICE_IO', message, options);
     this.path = options?.path;
   }
+}
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
 }
 
 const knownSecrets = new Set<string>();

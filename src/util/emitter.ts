@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
+import { redactSecrets } from '../errors.js';
 
 /** Maps event names to listener argument tuples. */
 export type EventMap = { [event: string]: unknown[] };
@@ -63,7 +64,7 @@ export class TypedEmitter<E extends EventMap> {
         // rawListeners returns once-wrappers, which remove themselves when called.
         l.apply(this, args);
       } catch (err) {
-        process.emitWarning(`argon-voice: a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`, {
+        process.emitWarning(redactSecrets(`argon-voice: a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`), {
           code: 'ARGON_VOICE_LISTENER_THREW',
         });
       }
