@@ -151,6 +151,8 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
   readonly #ctl = new AbortController();
   #state: VoiceSubscriberState = { status: 'requesting-token', attempt: 0 };
   #ws: WebSocket | undefined;
+  /** Sockets on their way out (Close sent, waiting for the peer or the grace timer). */
+  readonly #socketsClosing = new Set<Promise<void>>();
   #trackId: string | undefined;
   #gatewayBase: string | undefined;
   #closing: Promise<void> | undefined;
@@ -298,8 +300,12 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
       'SubscribeTrack',
       { signal, timeoutMs: this.#t.tokenMs, clock: this.#clock },
     );
+    // A malformed grant (null, no token) is the platform's fault: a typed ProtocolError, not a TypeError.
+    if (!grant || typeof grant !== 'object' || typeof grant.token !== 'string' || grant.token === '') {
+      throw new ProtocolError('SubscribeTrack answered without a token; cannot open /audio/subscribe');
+    }
     registerSecret(grant.token);
-    this.#trackId = grant.trackId;
+    this.#trackId = typeof grant.trackId === 'string' ? grant.trackId : undefined;
     if (!this.#gatewayBase) {
       const voice = this.#o.rest.voice;
       if (!voice) {
@@ -346,9 +352,9 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
         if (timer !== undefined) clock.clearTimeout(timer);
         this.#ctl.signal.removeEventListener('abort', onAbort);
         ws.removeAllListeners('message');
-        ws.on('error', () => undefined);
-        if (ws.readyState === WebSocket.OPEN) ws.close(1000);
-        else if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+        const gone = closeSocket(ws);
+        this.#socketsClosing.add(gone);
+        void gone.then(() => this.#socketsClosing.delete(gone));
         if (this.#ws === ws) this.#ws = undefined;
         resolve(o);
       };
@@ -410,6 +416,8 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
           this.#fail(new ProtocolError('the audio gateway sent a text message that is not JSON', { cause: err }));
           return;
         }
+        // `null`, numbers, arrays: JSON, but not a status message (audio-ws.md §2.1); ignore them.
+        if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return;
         const kind = (msg.status ?? msg.type) as unknown;
         if (typeof msg.session_id === 'string') sessionId = msg.session_id;
         switch (kind) {
@@ -452,10 +460,8 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
     this.#ctl.abort(new ClosedError('subscriber closed'));
     this.#wake?.();
     const ws = this.#ws;
-    if (ws) {
-      if (ws.readyState === WebSocket.OPEN) ws.close(1000);
-      else ws.terminate();
-    }
+    if (ws) await closeSocket(ws);
+    await Promise.all([...this.#socketsClosing]);
     if (reason) this.#fail(reason);
     const trackId = this.#trackId;
     if (trackId) {
@@ -494,4 +500,24 @@ function isFatal(err: Error): boolean {
     return s === 400 || s === 401 || s === 403 || s === 404;
   }
   return false;
+}
+
+/**
+ * Closes a socket we own: a Close(1000) first, then, if the peer has not answered within
+ * `graceMs` (a stalled gateway; `ws` would otherwise hold the TCP connection for 30 s), drops it.
+ * Resolves once the socket is gone. Real timers on purpose: this bounds a real socket.
+ */
+export function closeSocket(ws: WebSocket, graceMs = 1000): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => ws.terminate(), graceMs);
+    timer.unref?.();
+    ws.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    ws.on('error', () => undefined);
+    if (ws.readyState === WebSocket.OPEN) ws.close(1000);
+    else if (ws.readyState !== WebSocket.CLOSING) ws.terminate();
+  });
 }
