@@ -165,6 +165,9 @@ export class PacerThread {
       this.#helloResolve = r;
     });
     w.on('message', (m: any) => {
+      // A retired worker (its last stream removed, a new one started since) may still post the
+      // late events of its old streams; their ids may already belong to the new worker's streams.
+      if (this.#worker !== w) return;
       if (m.t === 'hello') {
         this.#runtime = { mode: 'worker', clock: m.clock, realtime: m.realtime, realtimeError: m.realtimeError };
         this.#helloResolve?.(this.#runtime);
@@ -172,6 +175,10 @@ export class PacerThread {
         this.#clients.get(m.id)?.onSocket(m.ev);
       } else if (m.t === 'metrics') {
         this.#clients.get(m.id)?.onMetrics(m.snap, m.req);
+      } else if (m.t === 'removed') {
+        // Only now may the id serve another stream: the worker's messages arrive in order, so
+        // every late 'sock' event of the removed stream has been dropped before this point.
+        this.#free.push(m.id);
       }
     });
     w.on('error', (err) => {
@@ -227,10 +234,12 @@ export class PacerThread {
   remove(id: number): void {
     if (!this.#clients.delete(id)) return;
     this.post({ t: 'remove', id });
-    this.#free.push(id);
     if (this.#clients.size === 0 && this.#worker) {
       const w = this.#worker;
       this.#worker = undefined;
+      // A new worker starts from a clean slate: every id is free again.
+      this.#free.length = 0;
+      this.#nextId = 1;
       w.postMessage({ t: 'exit' });
       // The worker exits on its own once its port closes; terminate() guarantees no open handle.
       setTimeout(() => void w.terminate(), 200).unref();
