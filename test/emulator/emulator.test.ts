@@ -135,7 +135,9 @@ describe('Emulator', () => {
     await emu.close();
     await until(() => {
       const now = countHandles();
-      return now.servers === before.servers && now.sockets === before.sockets && now.timers === before.timers;
+      // A leak shows as more handles than the baseline; fewer is fine (the baseline may include a
+      // socket of the previous test that was still closing).
+      return now.servers <= before.servers && now.sockets <= before.sockets && now.timers <= before.timers;
     }, 'handles released');
     s.close();
   });
