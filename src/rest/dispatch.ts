@@ -1,0 +1,444 @@
+/**
+ * The dispatch core: one undici Agent plus the layers every call goes through.
+ *
+ * ```
+ *  call ─► rate limiter (bucket + concurrency) ─► attempt: auth header, x-request-id, per-attempt
+ *          ▲                                        timeout, caller's AbortSignal ─► undici.request
+ *          │                                                     │
+ *          ├── 429: cancel permit, wait for the limiter's own next-permit time (Retry-After is always 1)
+ *          ├── network error / timeout / 5xx on a 'safe' route: backoff + jitter, retry
+ *          └── other 4xx (and anything on 'unsafe' routes): HttpError / TransportError at once
+ * ```
+ * @packageDocumentation
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { Agent, type Dispatcher, request } from 'undici';
+import {
+  AbortError,
+  ArgonVoiceError,
+  ClosedError,
+  HttpError,
+  InvalidInputError,
+  RateLimitError,
+  registerSecret,
+  TimeoutError,
+  TransportError,
+} from '../errors.js';
+import { backoffDelay, sleep } from '../util/abort.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { parseJson, stringifyJson } from './json.js';
+import { type Permit, RateLimiter } from './rate-limiter.js';
+import { type RouteDef, routeName } from './routes.js';
+import type { CallOptions, RawEventStreamResponse } from './types.js';
+
+/** Production gateway (no `/api/bot` prefix). */
+export const DEFAULT_BASE_URL = 'https://gateway.argon.zone';
+
+/** Options of the dispatch core (a subset of `RestClientOptions`). */
+export interface DispatchCoreOptions {
+  token: string;
+  baseUrl?: string | undefined;
+  userAgent?: string | undefined;
+  timeoutMs?: number | undefined;
+  retries?: number | undefined;
+  /** Most 429s retried per call before a `RateLimitError` surfaces (default 5). */
+  rateLimitRetries?: number | undefined;
+  clock?: Clock | undefined;
+  random?: (() => number) | undefined;
+  dispatcher?: Dispatcher | undefined;
+  limiter?: RateLimiter | undefined;
+}
+
+/** Counters of a dispatch core. */
+export interface DispatchStats {
+  /** HTTP attempts sent. */
+  attempts: number;
+  /** Attempts retried after a network error, timeout or 5xx. */
+  retries: number;
+  /** 429 answers received (a well-behaved single client should see none). */
+  rateLimited: number;
+}
+
+type Query = Readonly<Record<string, unknown>> | undefined;
+type Body = Readonly<Record<string, unknown>> | undefined;
+
+interface AttemptResult {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * Normalises a base URL: trims trailing slashes. Both the gateway form (`https://gateway.argon.zone`)
+ * and the server/emulator form (`http://host:port/api/bot`) work, because routes are appended as
+ * `/{Interface}/v{N}/{Method}` and the emulator serves both prefixes (spec §1.1).
+ * @throws {@link InvalidInputError} when it is not an http(s) URL.
+ */
+export function normalizeBaseUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch (err) {
+    throw new InvalidInputError(`baseUrl is not a URL: ${baseUrl}`, { cause: err });
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new InvalidInputError(`baseUrl must be http(s): ${baseUrl}`);
+  }
+  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
+}
+
+function queryString(query: Query, names: readonly string[]): string {
+  if (!query) return '';
+  const params = new URLSearchParams();
+  for (const name of names) {
+    const v = query[name];
+    if (v === undefined || v === null) continue;
+    params.append(name, typeof v === 'string' ? v : String(v));
+  }
+  const s = params.toString();
+  return s ? `?${s}` : '';
+}
+
+function pick(body: Body, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (!body) return out;
+  for (const name of names) if (body[name] !== undefined) out[name] = body[name];
+  return out;
+}
+
+function parseErrorBody(text: string): { errorCode?: string; platformMessage?: string } {
+  if (!text) return {};
+  try {
+    const v = JSON.parse(text) as Record<string, unknown>;
+    if (v === null || typeof v !== 'object') return {};
+    const code = typeof v.error === 'string' ? v.error : typeof v.code === 'string' ? v.code : undefined;
+    const message = typeof v.message === 'string' ? v.message : undefined;
+    return {
+      ...(code !== undefined ? { errorCode: code } : {}),
+      ...(message !== undefined ? { platformMessage: message } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function isRetryableError(err: unknown): boolean {
+  return err instanceof TransportError || err instanceof TimeoutError;
+}
+
+/** The undici-based request core shared by `RestClient` and `EventStream`. */
+export class DispatchCore {
+  readonly baseUrl: string;
+  /** SHA-256 of the token (hex): identifies the bot without exposing the token. */
+  readonly botKey: string;
+  readonly limiter: RateLimiter;
+  /** Counters. */
+  readonly stats: DispatchStats = { attempts: 0, retries: 0, rateLimited: 0 };
+  readonly #token: string;
+  readonly #userAgent: string;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #rateLimitRetries: number;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #dispatcher: Dispatcher;
+  readonly #ownsDispatcher: boolean;
+  readonly #streams = new Set<RawEventStreamResponse>();
+  readonly #closing = new AbortController();
+  readonly #successListeners = new Set<(def: RouteDef) => void>();
+  #closed = false;
+
+  constructor(options: DispatchCoreOptions) {
+    if (!options.token || typeof options.token !== 'string') {
+      throw new InvalidInputError('a bot token is required (RestClient({ token }) or ARGON_BOT_TOKEN)');
+    }
+    this.#token = options.token.trim();
+    registerSecret(this.#token);
+    this.botKey = createHash('sha256').update(this.#token).digest('hex');
+    this.baseUrl = normalizeBaseUrl(options.baseUrl ?? process.env.ARGON_API_URL ?? DEFAULT_BASE_URL);
+    this.#userAgent = options.userAgent ?? 'argon-voice (https://github.com/argon-voice, 0.1)';
+    this.#timeoutMs = options.timeoutMs ?? 15_000;
+    this.#retries = options.retries ?? 3;
+    this.#rateLimitRetries = options.rateLimitRetries ?? 5;
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#ownsDispatcher = options.dispatcher === undefined;
+    this.#dispatcher = options.dispatcher ?? new Agent({ connections: 16, keepAliveTimeout: 30_000 });
+    this.limiter = options.limiter ?? sharedLimiter(this.botKey, this.#clock);
+    // Every queued or in-flight call listens for close(); hundreds may be queued by design.
+    setMaxListeners(0, this.#closing.signal);
+  }
+
+  /** Streams (IEvents) currently open through this client; each holds a concurrency permit. */
+  get openStreams(): number {
+    return this.#streams.size;
+  }
+
+  /** True once {@link DispatchCore.close} ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Full URL of a route with its query string. */
+  url(def: RouteDef, query?: Query): string {
+    return `${this.baseUrl}/${def.iface}/v${def.version}${def.path}${queryString(query, def.query)}`;
+  }
+
+  /** Registers a listener called after every successful call; returns an unsubscribe function. */
+  onSuccess(listener: (def: RouteDef) => void): () => void {
+    this.#successListeners.add(listener);
+    return () => this.#successListeners.delete(listener);
+  }
+
+  /**
+   * Performs one route call with every layer; resolves with the parsed body (`undefined` for
+   * empty-200 routes).
+   * @throws {@link HttpError} (non-2xx), {@link RateLimitError} (429 after `rateLimitRetries`),
+   *   {@link TransportError}, {@link TimeoutError}, {@link AbortError}, {@link ClosedError}.
+   */
+  async call<T>(def: RouteDef, input: { query?: Query; body?: Body }, options: CallOptions = {}): Promise<T> {
+    const url = this.url(def, input.query);
+    const body = def.body.length > 0 ? stringifyJson(pick(input.body, def.body)) : undefined;
+    const requestId = randomUUID();
+    const { text } = await this.#run(def, url, body, requestId, options, false);
+    for (const l of this.#successListeners) {
+      try {
+        l(def);
+      } catch {
+        // a listener must not fail the call
+      }
+    }
+    if (def.empty || text === undefined || text.length === 0) return undefined as T;
+    try {
+      return parseJson(text) as T;
+    } catch (err) {
+      (err as { message: string }).message += ` (${def.method} ${routeName(def)}, request ${requestId})`;
+      throw err;
+    }
+  }
+
+  /**
+   * Opens a streaming GET (IEvents/Stream). The returned body is not buffered; the stream holds one
+   * concurrency permit until it ends or `close()` is called.
+   */
+  async stream(def: RouteDef, query: Query, options: CallOptions = {}): Promise<RawEventStreamResponse> {
+    const url = this.url(def, query);
+    const { stream } = await this.#run(def, url, undefined, randomUUID(), options, true);
+    return stream!;
+  }
+
+  /** Closes open streams, rejects waiters and closes the owned Agent. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#closing.abort(new ClosedError('the REST client was closed'));
+    for (const s of [...this.#streams]) s.close();
+    if (this.#ownsDispatcher) await this.#dispatcher.close().catch(() => undefined);
+  }
+
+  async #run(
+    def: RouteDef,
+    url: string,
+    body: string | undefined,
+    requestId: string,
+    options: CallOptions,
+    streaming: boolean,
+  ): Promise<{ text?: string; stream?: RawEventStreamResponse }> {
+    const name = routeName(def);
+    const signal = options.signal;
+    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    let attempt = 0;
+    let limited = 0;
+    for (;;) {
+      if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client is closed`);
+      if (signal?.aborted) throw new AbortError(`${def.method} ${name} was aborted`, { cause: signal.reason });
+      let permit: Permit;
+      try {
+        permit = await this.limiter.acquire(def.bucket, anySignal(signal, this.#closing.signal));
+      } catch (err) {
+        if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client was closed`, { cause: err });
+        throw err;
+      }
+      let res: AttemptResult | undefined;
+      let stream: RawEventStreamResponse | undefined;
+      try {
+        this.stats.attempts++;
+        const out = await this.#attempt(def, url, body, requestId, signal, timeoutMs, streaming, permit);
+        res = out.result;
+        stream = out.stream;
+      } catch (err) {
+        permit.release();
+        if (def.retry === 'safe' && isRetryableError(err) && attempt < this.#retries && !this.#closed) {
+          await this.#backoff(attempt++, signal);
+          continue;
+        }
+        throw err;
+      }
+      if (stream) return { stream };
+      const r = res!;
+      if (r.status === 429) {
+        permit.cancel();
+        this.stats.rateLimited++;
+        const waitMs = this.limiter.penalize(def.bucket);
+        if (limited++ < this.#rateLimitRetries) continue; // the limiter holds the next acquire until then
+        throw new RateLimitError({ ...this.#details(def, r, requestId), retryAfterMs: waitMs });
+      }
+      permit.release();
+      if (r.status >= 200 && r.status < 300) return { text: r.text };
+      if (r.status >= 500 && def.retry === 'safe' && attempt < this.#retries) {
+        await this.#backoff(attempt++, signal);
+        continue;
+      }
+      throw new HttpError(this.#details(def, r, requestId));
+    }
+  }
+
+  #details(def: RouteDef, r: AttemptResult, requestId: string) {
+    return {
+      status: r.status,
+      ...parseErrorBody(r.text),
+      route: routeName(def),
+      method: def.method,
+      requestId,
+      body: r.text.length > 0 ? r.text : undefined,
+    };
+  }
+
+  async #backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+    this.stats.retries++;
+    await sleep(backoffDelay(attempt, 250, 10_000, this.#random), { signal, clock: this.#clock });
+  }
+
+  async #attempt(
+    def: RouteDef,
+    url: string,
+    body: string | undefined,
+    requestId: string,
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+    streaming: boolean,
+    permit: Permit,
+  ): Promise<{ result?: AttemptResult; stream?: RawEventStreamResponse }> {
+    const name = routeName(def);
+    const ac = new AbortController();
+    let timedOut = false;
+    const onAbort = () => ac.abort(signal?.reason);
+    const onClose = () => ac.abort(this.#closing.signal.reason);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.#closing.signal.addEventListener('abort', onClose, { once: true });
+    const timer =
+      Number.isFinite(timeoutMs) && timeoutMs > 0
+        ? this.#clock.setTimeout(() => {
+            timedOut = true;
+            ac.abort(new TimeoutError(`${def.method} ${name} (request ${requestId})`, timeoutMs));
+          }, timeoutMs)
+        : undefined;
+    const cleanup = () => {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      this.#closing.signal.removeEventListener('abort', onClose);
+    };
+    const headers: Record<string, string> = {
+      authorization: `Bot ${this.#token}`,
+      'user-agent': this.#userAgent,
+      'x-request-id': requestId,
+      accept: streaming ? 'text/event-stream' : 'application/json',
+    };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    if (streaming) headers['cache-control'] = 'no-cache';
+    let streamHandedOver = false;
+    try {
+      const res = await request(url, {
+        dispatcher: this.#dispatcher,
+        method: def.method,
+        headers,
+        body,
+        signal: ac.signal,
+      });
+      const status = res.statusCode;
+      if (streaming && status >= 200 && status < 300) {
+        // Headers arrived: the server has counted the connection; the body has no deadline
+        // (EventStream's watchdog owns liveness), but the caller's signal still ends it.
+        if (timer !== undefined) this.#clock.clearTimeout(timer);
+        permit.hold();
+        streamHandedOver = true;
+        const stream = this.#wrapStream(res, ac, () => {
+          cleanup();
+          permit.release();
+        });
+        return { stream };
+      }
+      let text = '';
+      if (def.empty && status >= 200 && status < 300) await res.body.dump();
+      else text = await res.body.text();
+      return { result: { status, headers: res.headers, text } };
+    } catch (err) {
+      if (err instanceof ArgonVoiceError) throw err;
+      if (timedOut) throw new TimeoutError(`${def.method} ${name} (request ${requestId})`, timeoutMs, { cause: err });
+      if (signal?.aborted) throw new AbortError(`${def.method} ${name} was aborted`, { cause: signal.reason });
+      if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client was closed`, { cause: err });
+      const e = err as { code?: string; message?: string };
+      const why = `${e.code ?? ''} ${e.message ?? String(err)}`.trim();
+      throw new TransportError(`${def.method} ${name} failed (request ${requestId}): ${why}`, {
+        cause: err,
+      });
+    } finally {
+      if (!streamHandedOver) cleanup();
+    }
+  }
+
+  #wrapStream(res: Dispatcher.ResponseData, ac: AbortController, onEnd: () => void): RawEventStreamResponse {
+    let ended = false;
+    const end = () => {
+      if (ended) return;
+      ended = true;
+      this.#streams.delete(raw);
+      onEnd();
+    };
+    const source = res.body;
+    const raw: RawEventStreamResponse = {
+      statusCode: res.statusCode,
+      headers: res.headers,
+      body: (async function* () {
+        try {
+          for await (const chunk of source) yield chunk as Uint8Array;
+        } finally {
+          end();
+        }
+      })(),
+      close: () => {
+        if (!ac.signal.aborted) ac.abort(new ClosedError('event stream closed'));
+        source.destroy();
+        end();
+      },
+    };
+    this.#streams.add(raw);
+    return raw;
+  }
+}
+
+/**
+ * The server limits per bot, not per connection: clients of the same token (and clock) in one
+ * process share one limiter, so a RestClient plus an EventStream with its own client still stay
+ * under the 10-request concurrency and the per-interface windows together.
+ */
+const limiters = new WeakMap<Clock, Map<string, RateLimiter>>();
+function sharedLimiter(botKey: string, clock: Clock): RateLimiter {
+  let byBot = limiters.get(clock);
+  if (!byBot) {
+    byBot = new Map();
+    limiters.set(clock, byBot);
+  }
+  let limiter = byBot.get(botKey);
+  if (!limiter) {
+    limiter = new RateLimiter({ clock });
+    byBot.set(botKey, limiter);
+  }
+  return limiter;
+}
+
+/** Combines optional signals (AbortSignal.any exists from Node 20.3). */
+function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
+  return a ? AbortSignal.any([a, b]) : b;
+}
