@@ -20,7 +20,7 @@ import type { Clock } from './util/clock.js';
 
 /** Options of {@link Bot.connect}. */
 export interface BotConnectOptions {
-  /** Bot token (default `process.env.ARGON_BOT_TOKEN`). */
+  /** Bot token (default `process.env.ARGON_TOKEN`). */
   token?: string | undefined;
   /** API base (default `process.env.ARGON_API_URL ?? 'https://gateway.argon.zone'`; with or without `/api/bot`). */
   baseUrl?: string | undefined;
@@ -67,8 +67,8 @@ export class Bot {
    * @throws `InvalidInputError` (no token), `HttpError` (401 bad token …), `TimeoutError`, `AbortError`.
    */
   static async connect(options: BotConnectOptions = {}): Promise<Bot> {
-    const token = options.token ?? process.env.ARGON_BOT_TOKEN;
-    if (!token) throw new InvalidInputError('Bot.connect needs a token (option `token` or ARGON_BOT_TOKEN)');
+    const token = options.token ?? process.env.ARGON_TOKEN;
+    if (!token) throw new InvalidInputError('Bot.connect needs a token (option `token` or ARGON_TOKEN)');
     const rest = new RestClient({
       ...options.rest,
       token,

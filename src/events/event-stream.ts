@@ -201,7 +201,7 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
       this.#rest = options.rest;
       this.#ownsRest = false;
     } else {
-      const token = options.token ?? process.env.ARGON_BOT_TOKEN;
+      const token = options.token ?? process.env.ARGON_TOKEN;
       if (!token) throw new InvalidInputError('EventStream needs `rest` or `token`');
       this.#rest = new RestClient({ token, baseUrl: options.baseUrl, clock: options.clock, random: options.random });
       this.#ownsRest = true;

@@ -57,7 +57,7 @@ export function newRandomId(): bigint {
  * Client for the Argon Bot API.
  *
  * ```ts
- * const rest = new RestClient({ token: process.env.ARGON_BOT_TOKEN! });
+ * const rest = new RestClient({ token: process.env.ARGON_TOKEN! });
  * const me = await rest.botSelf.getMe();
  * await rest.messages.send({ channelId, text: 'hi' });
  * await rest.close();

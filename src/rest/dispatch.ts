@@ -151,7 +151,7 @@ export class DispatchCore {
 
   constructor(options: DispatchCoreOptions) {
     if (!options.token || typeof options.token !== 'string') {
-      throw new InvalidInputError('a bot token is required (RestClient({ token }) or ARGON_BOT_TOKEN)');
+      throw new InvalidInputError('a bot token is required (RestClient({ token }) or ARGON_TOKEN)');
     }
     this.#token = options.token.trim();
     registerSecret(this.#token);
