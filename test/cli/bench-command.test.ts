@@ -73,3 +73,44 @@ describe('bench command', () => {
     expect(c.out()).toMatch(/--report FILE/);
   });
 });
+
+describe('derived charts', () => {
+  it('plots pacing stalls against the baseline, density, jitter against the oracle and codec cost', async () => {
+    const { derivedCharts } = await import('../../src/cli/commands/bench.js');
+    const pacing = {
+      '1. pacing': [{ load: 'idle', latenessP99: 0.4, senderLatenessP99: 0.2 }],
+      '2. stalls': [
+        { stallMs: 100, impl: 'argon-voice', maxGap: 21, bursts: 0 },
+        { stallMs: 100, impl: 'baseline', maxGap: 105, bursts: 8 },
+      ],
+      '4. density': [
+        { streams: 50, spacingErrorP99: 0.7, senderWorstP99Error: 0.3 },
+        { streams: 500, spacingErrorP99: 9.8, senderWorstP99Error: 0.6 },
+      ],
+    };
+    const charts = derivedCharts('pacing', pacing);
+    expect(charts.map((c) => c.title)).toEqual([
+      'p99 lateness: at the gateway and at the sender',
+      'largest gap between frames under main-thread stalls',
+      'bursts (frames sent < 5 ms apart) under stalls',
+      'density: p99 spacing error against concurrent streams on one pacer thread',
+    ]);
+    const gaps = charts[1]!;
+    expect(gaps.series.map((s) => [s.name, s.points])).toEqual([
+      ['argon-voice', [[0, 21]]],
+      ['baseline', [[0, 105]]],
+    ]);
+    const jitter = derivedCharts('jitter', {
+      scenarios: [{ scenario: 'clean', adaptiveDelayMs: 24, oracleDelayMs: 2, adaptiveLatePct: 0.3 }],
+    });
+    expect(jitter[0]!.series[1]!.points).toEqual([[0, 2]]);
+    const dec = derivedCharts('decoder', {
+      rows: [
+        { scenario: 'a', op: 'plc', impl: 'native', p50Ns: 14000 },
+        { scenario: 'b', op: 'plc', impl: 'native', p50Ns: 1 },
+      ],
+    });
+    expect(dec[0]!.series[0]!.points).toEqual([[0, 14]]);
+    expect(derivedCharts('sse', {})).toEqual([]);
+  });
+});

@@ -165,6 +165,157 @@ function scalar(v: unknown): string | number | null {
   return String(v);
 }
 
+type Row = Record<string, unknown>;
+const num = (v: unknown): number => (typeof v === 'number' ? v : Number.NaN);
+const rowsOf = (v: unknown): Row[] => (Array.isArray(v) ? (v.filter((r) => r && typeof r === 'object') as Row[]) : []);
+
+/** One bar chart: categories from `cat(row)`, one series per `series(row)`, value `val(row)`. */
+function barChart(
+  title: string,
+  yLabel: string,
+  rows: Row[],
+  cat: (r: Row) => string,
+  series: (r: Row) => string,
+  val: (r: Row) => number,
+): ReportChart {
+  const categories = [...new Set(rows.map(cat))];
+  const names = [...new Set(rows.map(series))];
+  return {
+    kind: 'bar',
+    title,
+    xLabel: '',
+    yLabel,
+    categories,
+    series: names.map((name) => ({
+      name,
+      points: rows
+        .filter((r) => series(r) === name)
+        .map((r) => [categories.indexOf(cat(r)), val(r)] as [number, number]),
+    })),
+  };
+}
+
+/**
+ * Plots derived from the figures of the suites that do not draw their own: pacing (lateness,
+ * stalls against the baseline, density curve), jitter (delay against the oracle, late loss against
+ * fixed buffers) and decoder (cost per frame per implementation).
+ */
+export function derivedCharts(suite: string, data: unknown): ReportChart[] {
+  const d = (data ?? {}) as Row;
+  const section = (prefix: string) => rowsOf(Object.entries(d).find(([k]) => k.startsWith(prefix))?.[1]);
+  switch (suite) {
+    case 'pacing': {
+      const charts: ReportChart[] = [];
+      const idle = section('1.');
+      if (idle.length) {
+        charts.push({
+          kind: 'bar',
+          title: 'p99 lateness: at the gateway and at the sender',
+          xLabel: '',
+          yLabel: 'ms',
+          categories: idle.map((r) => String(r.load)),
+          series: [
+            { name: 'at the gateway', points: idle.map((r, i) => [i, num(r.latenessP99)] as [number, number]) },
+            { name: 'at the sender', points: idle.map((r, i) => [i, num(r.senderLatenessP99)] as [number, number]) },
+          ],
+        });
+      }
+      const stalls = section('2.');
+      if (stalls.length) {
+        charts.push(
+          barChart(
+            'largest gap between frames under main-thread stalls',
+            'ms',
+            stalls,
+            (r) => `${r.stallMs} ms stalls`,
+            (r) => String(r.impl),
+            (r) => num(r.maxGap),
+          ),
+          barChart(
+            'bursts (frames sent < 5 ms apart) under stalls',
+            'count',
+            stalls,
+            (r) => `${r.stallMs} ms stalls`,
+            (r) => String(r.impl),
+            (r) => num(r.bursts),
+          ),
+        );
+      }
+      const density = section('4.');
+      if (density.length) {
+        charts.push({
+          kind: 'line',
+          title: 'density: p99 spacing error against concurrent streams on one pacer thread',
+          xLabel: 'streams',
+          yLabel: 'ms',
+          series: [
+            {
+              name: 'measured at the gateway',
+              points: density.map((r) => [num(r.streams), num(r.spacingErrorP99)] as [number, number]),
+            },
+            {
+              name: 'measured at the sender',
+              points: density.map((r) => [num(r.streams), num(r.senderWorstP99Error)] as [number, number]),
+            },
+          ],
+        });
+      }
+      return charts;
+    }
+    case 'jitter': {
+      const sc = rowsOf(d.scenarios);
+      if (!sc.length) return [];
+      const cats = sc.map((r) => String(r.scenario));
+      const pts = (key: string) => sc.map((r, i) => [i, num(r[key])] as [number, number]);
+      return [
+        {
+          kind: 'bar',
+          title: 'added delay per trace: adaptive buffer against the oracle',
+          xLabel: '',
+          yLabel: 'ms',
+          categories: cats,
+          series: [
+            { name: 'adaptive', points: pts('adaptiveDelayMs') },
+            { name: 'oracle (same late loss)', points: pts('oracleDelayMs') },
+          ],
+        },
+        {
+          kind: 'bar',
+          title: 'late loss per trace: adaptive against fixed buffers',
+          xLabel: '',
+          yLabel: '% of frames',
+          categories: cats,
+          series: [
+            { name: 'adaptive', points: pts('adaptiveLatePct') },
+            { name: 'fixed 60 ms', points: pts('fixed60LatePct') },
+            { name: 'fixed 100 ms', points: pts('fixed100LatePct') },
+            { name: 'fixed 200 ms', points: pts('fixed200LatePct') },
+          ],
+        },
+      ];
+    }
+    case 'decoder': {
+      const rows = rowsOf(d.rows);
+      const first = rows[0]?.scenario;
+      const one = rows.filter((r) => r.scenario === first);
+      return one.length
+        ? [
+            barChart(
+              `codec cost per 20 ms frame (${String(first)})`,
+              'µs (p50)',
+              one,
+              (r) => String(r.op),
+              (r) => String(r.impl),
+              (r) => num(r.p50Ns) / 1000,
+            ),
+          ]
+        : [];
+    }
+    default:
+      return [];
+  }
+}
+
 /** Charts for series a suite exposes under a `charts` key (already in {@link ReportChart} shape). */
 function chartsFrom(data: unknown): ReportChart[] {
   const charts = (data as { charts?: unknown })?.charts;
@@ -186,7 +337,7 @@ export function buildReport(results: SuiteResult[], command: string): ReportData
     title: `${r.suite}: ${SUITES[r.suite] ?? ''}`,
     description: r.ok ? `Ran in ${r.seconds.toFixed(1)} s.` : `FAILED: ${r.error}`,
     tables: r.ok ? tablesFrom(withoutCharts(r.data)) : [],
-    charts: r.ok ? chartsFrom(r.data) : [],
+    charts: r.ok ? [...chartsFrom(r.data), ...derivedCharts(r.suite, r.data)] : [],
   }));
   return {
     title: 'argon-voice benchmarks',
