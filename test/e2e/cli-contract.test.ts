@@ -135,6 +135,26 @@ describe('argon-voice record', () => {
   });
 });
 
+describe('argon-voice answer', () => {
+  it('answers a call placed on the platform, then exits 0 at --duration and hangs up', async () => {
+    const callerId = emu.demo.userIds[0]!;
+    let placed: ReturnType<Emulator['placeCall']> | undefined;
+    const run = await cli(['answer', '--duration', '4', '--record-seconds', '1'], env, (out) => {
+      if (!placed && /answering calls as /.test(out))
+        placed = emu.placeCall({ fromUserId: callerId, toBotUserId: emu.bot.userId });
+    });
+    expect(run.stderr + run.stdout).not.toContain(emu.bot.token);
+    expect(run.code).toBe(0);
+    expect(placed).toBeDefined();
+    await expect(placed!.accepted).resolves.toBeUndefined();
+    expect(run.stdout).toMatch(new RegExp(`call ${placed!.callId}: accepted`));
+    // The caller heard the bot: frames from the bot's identity in the call room.
+    const heard = emu.gateway.published({ room: placed!.roomName, identity: emu.bot.userId });
+    expect(heard.length).toBeGreaterThan(0);
+    expect(heard.every((f) => isGatewaySafe(f.data, 20))).toBe(true);
+  });
+});
+
 describe('argon-voice --help', () => {
   it('lists every command and each command has --help', async () => {
     const run = await cli(['--help'], {});
