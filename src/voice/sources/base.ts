@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import { LoudnessNormalizer } from '../../codec/loudness.js';
 import { OpusEncoder, type OpusEncoderOptions, type OpusFrameDuration } from '../../codec/opus-encoder.js';
 import { applyGain } from '../../codec/pcm.js';
-import { AbortError, InvalidInputError } from '../../errors.js';
+import { AbortError, ArgonVoiceError, InvalidInputError, IoError } from '../../errors.js';
 import type {
   AudioSource,
   AudioSourceInfo,
@@ -406,7 +406,15 @@ export function byteIterator(input: ByteInput): { iterator: AsyncIterator<Uint8A
     iterator: {
       next: async () => {
         if (closed) return { done: true, value: undefined };
-        const r = await Promise.race([it.next(), closedSignal]);
+        let r: IteratorResult<Uint8Array>;
+        try {
+          r = await Promise.race([it.next(), closedSignal]);
+        } catch (err) {
+          // The input itself failed (a file read error, a stream that broke): an I/O error, with
+          // the original as cause, the same way the ffmpeg path reports it.
+          if (err instanceof ArgonVoiceError) throw err;
+          throw new IoError(`reading the audio input failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+        }
         if (!r.done && !(r.value instanceof Uint8Array)) {
           throw new InvalidInputError(`input chunks must be Uint8Array, got ${typeof r.value}`);
         }
