@@ -453,10 +453,15 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const receiver = this.#o.receiver;
     receiver.off('tick', this.#onTick);
     const now = receiver.clock.now();
-    const target = Math.round((now - this.#startMs) * 48);
+    const stopAt = Math.round((now - this.#startMs) * 48);
+    // Every track ends at the same sample: the stop time, or later if a jitter buffer handed a
+    // track packets past it (two in one tick) — tracks are never trimmed, so the others are padded.
+    // Positions are whole 2.5 ms units (120 samples), the smallest Opus frame.
+    let end = stopAt - (stopAt % 120);
+    for (const t of this.#tracks.values()) end = Math.max(end, Math.ceil(t.info.samples / 120) * 120);
     for (const t of this.#tracks.values()) {
       t.stream.off('output', t.onOutput);
-      this.#pad(t, target - (target % 120), true);
+      this.#pad(t, end, true);
     }
     this.#mixDown(true);
     for (const t of this.#tracks.values()) {

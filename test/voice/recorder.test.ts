@@ -202,3 +202,29 @@ describe('Recorder on a fake clock', () => {
     },
   );
 });
+
+describe('Recorder regression', () => {
+  it('bug: a track handed packets past the stop time (a burst in the last tick) ended longer than the others', async () => {
+    const clock = new ManualClock(1000);
+    const receiver = new VoiceReceiver({ clock });
+    const src = { a: new FakeSource(clock), b: new FakeSource(clock) };
+    const rec = new Recorder({
+      receiver,
+      users: ['a', 'b'],
+      outDir: tmp(),
+      subscribe: (u) => receiver.attach(u, src[u as 'a' | 'b'], { mode: 'opus', jitter: RECORDING_JITTER }),
+    });
+    for (let k = 0; k < 50; k++) {
+      src.a.send(tracePacket(k));
+      src.b.send(tracePacket(1000 + k));
+      clock.advance(20);
+    }
+    // a's network releases a burst just before the stop: more audio than wall time left.
+    for (let k = 50; k < 56; k++) src.a.send(tracePacket(k));
+    for (let i = 0; i < 6; i++) clock.advance(20);
+    const summary = await rec.stop();
+    const [a, b] = summary.tracks;
+    expect(a!.samples).toBe(b!.samples);
+    expect(readOgg(a!.path).lastGranule).toBe(readOgg(b!.path).lastGranule);
+  });
+});
