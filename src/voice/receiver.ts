@@ -155,6 +155,20 @@ export class UserAudioStream<T extends ReceivedOpusFrame | ReceivedPcmFrame = Re
     return this.#ended;
   }
 
+  /**
+   * @internal Plays out everything still buffered, on a virtual clock running from `nowMs` in
+   * `tickMs` steps (at most `maxMs`). A recorder calls this at stop so that audio which arrived
+   * but had not reached its playout time yet is written, not lost. Returns the time advanced.
+   */
+  drain(nowMs: number, tickMs: number, maxMs = 15_000): number {
+    let t = nowMs;
+    while (!this.#ended && this.jitter.bufferedMs > 0 && t - nowMs < maxMs) {
+      t += tickMs;
+      this.tick(t, tickMs);
+    }
+    return t - nowMs;
+  }
+
   /** @internal One playout tick. */
   tick(nowMs: number, tickMs: number): void {
     if (this.#ended) return;
@@ -351,6 +365,11 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   }
 
   /** The receiver's clock (the time base of every `atMs` and `arrivalMs`). */
+  /** Playout tick in ms (20 by default). */
+  get tickMs(): number {
+    return this.#tickMs;
+  }
+
   get clock(): Clock {
     return this.#clock;
   }

@@ -170,8 +170,8 @@ interface TrackState {
 
 /**
  * Jitter buffer settings for recording: never drop a received speech frame to cut delay, a large
- * cap (latency does not matter for a file, completeness does), and a delay floor of 100 ms so the
- * delay does not shrink after the start, which would shift later speech against the session clock.
+ * cap (latency does not matter for a file, completeness does), and a delay floor of 100 ms.
+ * The recorder places audio by arrival time, so the buffer's delay does not shift the timeline.
  */
 export const RECORDING_JITTER = {
   dropSpeechFrames: false,
@@ -199,6 +199,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   readonly #flushMs: number;
   #lastFlushMs: number;
   #stopping: Promise<RecordingSummary> | undefined;
+  /** True while stop() plays out the jitter buffers (their output must still be written). */
+  #draining = false;
   #mix:
     | {
         sink: FileSink;
@@ -284,10 +286,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   #onSlot(t: TrackState, slot: ReceivedOpusFrame): void {
-    if (this.#stopping) return;
+    if (this.#stopping && !this.#draining) return;
     if (slot.kind === 'conceal' && t.decoder && SILENCE_FRAME_DURATIONS.includes(slot.durationMs)) {
       // The file gets silence for a lost frame (no re-encoding), the mix gets PLC or FEC audio.
-      this.#pad(t, Math.round((slot.atMs - this.#startMs) * 48), true);
+      // A lost frame follows the frame before it (it has no arrival time of its own).
       const dec = t.decoder;
       this.#writePacket(t, silencePacket(this.#channels, slot.durationMs), slot.samples, true, () => {
         const pcm = slot.fec ? dec.decodeFec(slot.fec, slot.samples) : dec.conceal(slot.samples);
@@ -297,8 +299,18 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       return;
     }
     if (slot.kind !== 'packet' || slot.dtx) return; // filled by padding on the session clock
-    this.#pad(t, Math.round((slot.atMs - this.#startMs) * 48), true);
+    this.#pad(t, this.#position(slot.arrivalMs), true);
     this.#writePacket(t, slot.packet, slot.samples, false);
+  }
+
+  /**
+   * Sample position on the session timeline of audio that arrived at `arrivalMs`. Egress has no
+   * timestamps (audio-ws.md §5.1), so arrival time is the best wall-clock anchor there is: it does
+   * not move with the jitter buffer's delay, and it is never later than stop(), so draining the
+   * buffers at stop keeps every track within the session.
+   */
+  #position(arrivalMs: number): number {
+    return Math.round((arrivalMs - this.#startMs) * 48);
   }
 
   /** Fills `t` with silence up to sample position `target` (whole frames, or exactly when `exact`). */
@@ -453,6 +465,11 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const receiver = this.#o.receiver;
     receiver.off('tick', this.#onTick);
     const now = receiver.clock.now();
+    // Nothing the user asked to record is lost: what arrived but was still waiting in a jitter
+    // buffer is played out now (virtual time) and written before the tracks are closed.
+    this.#draining = true;
+    for (const t of this.#tracks.values()) t.stream.drain(now, receiver.tickMs);
+    this.#draining = false;
     const stopAt = Math.round((now - this.#startMs) * 48);
     // Every track ends at the same sample: the stop time, or later if a jitter buffer handed a
     // track packets past it (two in one tick) — tracks are never trimmed, so the others are padded.

@@ -72,10 +72,14 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
     expect(files).toContain('mix.wav');
     const info = oggInfo(join(dir, ogg[0]!));
     expect(info.eos).toBe(true);
-    // Session length from the summary line; the file matches it within one 20 ms frame.
+    // Session length from the summary line. Audio is placed where it arrived and stop() drains
+    // the jitter buffer, so nothing is cut: the file is at least the session (less one frame) and
+    // at most one frame plus the simulated network's late jitter (≤ 80 ms here) longer — a
+    // continuous tone has no pause where a late packet's delay could be absorbed.
     const session = Number(/session: ([\d.]+) s/.exec(t.out())![1]);
     expect(session).toBeGreaterThanOrEqual(3);
-    expect(Math.abs(info.samples / 48 - session * 1000)).toBeLessThanOrEqual(20);
+    expect(info.samples / 48 - session * 1000).toBeGreaterThanOrEqual(-20);
+    expect(info.samples / 48 - session * 1000).toBeLessThanOrEqual(100);
     // ffmpeg decodes the whole file to the same length.
     const pcm = await decodeWithFfmpeg(join(dir, ogg[0]!), 1);
     expect(Math.abs(pcm.length - info.samples)).toBeLessThanOrEqual(960);

@@ -228,3 +228,33 @@ describe('Recorder regression', () => {
     expect(readOgg(a!.path).lastGranule).toBe(readOgg(b!.path).lastGranule);
   });
 });
+
+describe('Recorder drain', () => {
+  it('bug: packets still waiting in the jitter buffer at stop() were lost from the file', async () => {
+    const clock = new ManualClock(1000);
+    const receiver = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const rec = new Recorder({
+      receiver,
+      users: ['a'],
+      outDir: tmp(),
+      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
+    });
+    const sent: number[] = [];
+    for (let k = 0; k < 30; k++) {
+      src.send(tracePacket(k));
+      sent.push(k);
+      clock.advance(20);
+    }
+    // A late burst: 40 frames (800 ms of audio) arrive at once right before the stop.
+    for (let k = 30; k < 70; k++) {
+      src.send(tracePacket(k));
+      sent.push(k);
+    }
+    const summary = await rec.stop();
+    const file = readOgg(summary.tracks[0]!.path);
+    const idx = file.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
+    expect(idx).toEqual(sent);
+    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples));
+  });
+});
