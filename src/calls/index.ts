@@ -15,7 +15,7 @@ export {
 export {
   acceptAfter,
   acceptAll,
-  all,
+  allOf,
   allowList,
   byLocale,
   type CallPolicy,

@@ -110,7 +110,7 @@ export function custom(
  * Runs policies in order: the first rejection wins; if all accept, the call is accepted after the
  * longest requested delay.
  */
-export function all(...policies: CallPolicy[]): CallPolicy {
+export function allOf(...policies: CallPolicy[]): CallPolicy {
   return async (call, ctx) => {
     let delayMs = 0;
     for (const p of policies) {
@@ -259,6 +259,6 @@ export function parsePolicySpec(spec: string): CallPolicy {
         );
     }
   }
-  const base = policies.length ? all(...policies) : acceptAll();
+  const base = policies.length ? allOf(...policies) : acceptAll();
   return delay > 0 ? acceptAfter(delay, base) : base;
 }

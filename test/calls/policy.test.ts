@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   acceptAfter,
   acceptAll,
-  all,
+  allOf,
   allowList,
   byLocale,
   type CallPolicy,
@@ -54,10 +54,10 @@ describe('call policies', () => {
     expect(() => maxConcurrent(0)).toThrow(InvalidInputError);
   });
 
-  it('all(): first rejection wins, accept delay is the longest', async () => {
-    const p = all(acceptAfter(500), acceptAfter(1500), acceptAll());
+  it('allOf(): first rejection wins, accept delay is the longest', async () => {
+    const p = allOf(acceptAfter(500), acceptAfter(1500), acceptAll());
     expect(await p(call(), ctx())).toEqual({ action: 'accept', delayMs: 1500 });
-    const q = all(acceptAfter(500), denyList([call().fromUserId], 'nope'), rejectAll('never reached'));
+    const q = allOf(acceptAfter(500), denyList([call().fromUserId], 'nope'), rejectAll('never reached'));
     expect(await q(call(), ctx())).toEqual({ action: 'reject', reason: 'nope' });
   });
 });
