@@ -9,7 +9,7 @@
  * ```
  * @packageDocumentation
  */
-import { InvalidInputError } from './errors.js';
+import { AbortError, InvalidInputError } from './errors.js';
 import { EventStream, type EventStreamEvents } from './events/event-stream.js';
 import { Intents } from './events/intents.js';
 import type { ReadyEvent } from './events/types.js';
@@ -53,6 +53,9 @@ export class Bot {
   /** The first `ready` payload. */
   readonly ready: ReadyEvent;
   #closed = false;
+  /** The connect signal and its listener, removed on close (a long-lived signal must not keep the bot). */
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
 
   private constructor(rest: RestClient, events: EventStream, me: GetMeResponse, spaces: BotSpace[], ready: ReadyEvent) {
     this.rest = rest;
@@ -97,7 +100,16 @@ export class Bot {
       });
       const ready = await withDeadline(events.start(), 'waiting for the event stream to be ready', deadline);
       const bot = new Bot(rest, events, me, spaces.spaces, ready);
-      if (options.signal) options.signal.addEventListener('abort', () => void bot.close(), { once: true });
+      if (options.signal) {
+        // Fired between `ready` and here: a listener added now would never run.
+        if (options.signal.aborted) {
+          await bot.close();
+          throw new AbortError('connecting the bot was aborted', { cause: options.signal.reason });
+        }
+        bot.#signal = options.signal;
+        bot.#onAbort = () => void bot.close();
+        options.signal.addEventListener('abort', bot.#onAbort, { once: true });
+      }
       return bot;
     } catch (err) {
       await events?.close();
@@ -139,6 +151,9 @@ export class Bot {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#onAbort) this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.#signal = undefined;
+    this.#onAbort = undefined;
     await this.events.close();
     await this.rest.close();
   }

@@ -30,7 +30,7 @@ import {
 } from '../errors.js';
 import { RestClient } from '../rest/client.js';
 import { parseJson } from '../rest/json.js';
-import type { RouteDef } from '../rest/routes.js';
+import { type RouteDef, route } from '../rest/routes.js';
 import type { RawEventStreamResponse } from '../rest/types.js';
 import { backoffDelay, sleep } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
@@ -416,7 +416,12 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
   /** Sleeps before reconnect attempt `attempt` (≥ 1). Returns false when closed meanwhile. */
   async #backoff(attempt: number, reason: Error): Promise<boolean> {
     this.stats.reconnects++;
-    const delayMs = backoffDelay(attempt - 1, this.#baseMs, this.#capMs, this.#random);
+    let delayMs = backoffDelay(attempt - 1, this.#baseMs, this.#capMs, this.#random);
+    // IEvents allows 5 connects a minute (spec §3). The connect deadline also bounds the wait for a
+    // client-side permit, so reconnecting before the limiter has one would only fail again: wait
+    // for it here, in 'reconnecting', where the delay is visible.
+    const permitMs = this.#rest.core.limiter.nextPermitDelay(route('events.stream').bucket);
+    if (Number.isFinite(permitMs)) delayMs = Math.max(delayMs, Math.ceil(permitMs));
     this.emit('reconnect', { reason, attempt });
     this.#setState({ status: 'reconnecting', attempt, delayMs, reason });
     try {
@@ -445,6 +450,17 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
     } catch (err) {
       this.stats.protocolErrors++;
       this.#report(new ProtocolError(`event '${name}' has malformed JSON data`, { cause: err }));
+      return false;
+    }
+    // Every known payload is a JSON object (spec §5.3, §5.6); `null`, an array or a scalar would
+    // reach typed listeners (and `start()`, for `ready`) as something they cannot read.
+    if (KNOWN_EVENTS.has(name) && (data === null || typeof data !== 'object' || Array.isArray(data))) {
+      this.stats.protocolErrors++;
+      this.#report(
+        new ProtocolError(
+          `event '${name}' has data that is not a JSON object (${data === null ? 'null' : Array.isArray(data) ? 'array' : typeof data}); the event is dropped`,
+        ),
+      );
       return false;
     }
     if (name === 'heartbeat') {

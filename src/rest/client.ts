@@ -24,12 +24,20 @@ export interface RestClientOptions {
   baseUrl?: string | undefined;
   /** User-Agent header. */
   userAgent?: string | undefined;
-  /** Per-attempt deadline in ms (default 15 000). */
+  /** Deadline of each HTTP attempt in ms (default 15 000). A per-call `timeoutMs` replaces it and bounds the whole call. */
   timeoutMs?: number | undefined;
   /** Retries after network errors, timeouts and 5xx on routes safe to retry (default 3). */
   retries?: number | undefined;
   /** 429s retried per call before a `RateLimitError` (default 5). */
   rateLimitRetries?: number | undefined;
+  /**
+   * Longest a call waits for a client-side rate-limit permit (bucket window and the 10-request
+   * concurrency cap) before it rejects with a `RateLimitError` (`status` 429, `retryAfterMs` = when
+   * the limiter expects the next permit; nothing was sent). A call fails at once when the limiter
+   * already knows its next permit is further away. Default: no limit, so a burst queues and drains
+   * at the full rate; a per-call `timeoutMs` bounds the wait in any case.
+   */
+  maxRateLimitWaitMs?: number | undefined;
   /** Time source for the limiter, timeouts and backoff (default: system clock). */
   clock?: Clock | undefined;
   /** Jitter source in [0,1) for backoff (default Math.random). `randomId`s always use crypto. */

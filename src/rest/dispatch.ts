@@ -3,12 +3,18 @@
  *
  * ```
  *  call ─► rate limiter (bucket + concurrency) ─► attempt: auth header, x-request-id, per-attempt
- *          ▲                                        timeout, caller's AbortSignal ─► undici.request
- *          │                                                     │
+ *          ▲  waits ≤ maxRateLimitWaitMs               timeout, caller's AbortSignal ─► undici.request
+ *          │  and ≤ the call's deadline                                  │
  *          ├── 429: cancel permit, wait for the limiter's own next-permit time (Retry-After is always 1)
  *          ├── network error / timeout / 5xx on a 'safe' route: backoff + jitter, retry
- *          └── other 4xx (and anything on 'unsafe' routes): HttpError / TransportError at once
+ *          ├── other 4xx (and anything on 'unsafe' routes): HttpError / TransportError at once
+ *          └── 2xx: parse (bigint-exact); an empty body on a JSON route or an Argon error object
+ *              (`{"error":…}`) in a 200 is a ProtocolError
  * ```
+ *
+ * Deadlines: the client's `timeoutMs` bounds each attempt. A per-call `timeoutMs` bounds the whole
+ * call — permit waits, every attempt and retry backoff — so a call queued behind a full window
+ * cannot wait silently past it. Without one, a permit wait is bounded only by `maxRateLimitWaitMs`.
  * @packageDocumentation
  */
 import { createHash, randomUUID } from 'node:crypto';
@@ -20,6 +26,7 @@ import {
   ClosedError,
   HttpError,
   InvalidInputError,
+  ProtocolError,
   RateLimitError,
   registerSecret,
   TimeoutError,
@@ -44,6 +51,8 @@ export interface DispatchCoreOptions {
   retries?: number | undefined;
   /** Most 429s retried per call before a `RateLimitError` surfaces (default 5). */
   rateLimitRetries?: number | undefined;
+  /** Longest wait for a client-side rate-limit permit before a `RateLimitError` (default: no limit). */
+  maxRateLimitWaitMs?: number | undefined;
   clock?: Clock | undefined;
   random?: (() => number) | undefined;
   dispatcher?: Dispatcher | undefined;
@@ -123,6 +132,21 @@ function parseErrorBody(text: string): { errorCode?: string; platformMessage?: s
   }
 }
 
+/**
+ * The Argon error object of a 2xx body, if it is one. No success body of the Bot API has a top-level
+ * `error` string (spec §2.1–2.2), so one that does is an error answer with the wrong status.
+ */
+function errorObjectIn(value: unknown): { code: string; message: string | undefined } | undefined {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
+  const v = value as Record<string, unknown>;
+  if (typeof v.error !== 'string') return undefined;
+  return { code: v.error, message: typeof v.message === 'string' ? v.message : undefined };
+}
+
+function clipText(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 function isRetryableError(err: unknown): boolean {
   return err instanceof TransportError || err instanceof TimeoutError;
 }
@@ -140,6 +164,7 @@ export class DispatchCore {
   readonly #timeoutMs: number;
   readonly #retries: number;
   readonly #rateLimitRetries: number;
+  readonly #maxRateLimitWaitMs: number;
   readonly #clock: Clock;
   readonly #random: () => number;
   readonly #dispatcher: Dispatcher;
@@ -161,6 +186,8 @@ export class DispatchCore {
     this.#timeoutMs = options.timeoutMs ?? 15_000;
     this.#retries = options.retries ?? 3;
     this.#rateLimitRetries = options.rateLimitRetries ?? 5;
+    // Unbounded by default: a burst is meant to queue and drain at the full rate (500 Sends take ~4 min).
+    this.#maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? Number.POSITIVE_INFINITY;
     this.#clock = options.clock ?? systemClock;
     this.#random = options.random ?? Math.random;
     this.#ownsDispatcher = options.dispatcher === undefined;
@@ -194,14 +221,17 @@ export class DispatchCore {
   /**
    * Performs one route call with every layer; resolves with the parsed body (`undefined` for
    * empty-200 routes).
-   * @throws {@link HttpError} (non-2xx), {@link RateLimitError} (429 after `rateLimitRetries`),
-   *   {@link TransportError}, {@link TimeoutError}, {@link AbortError}, {@link ClosedError}.
+   * @throws {@link HttpError} (non-2xx), {@link RateLimitError} (429 after `rateLimitRetries`, or no
+   *   client-side permit within `maxRateLimitWaitMs`), {@link ProtocolError} (a 2xx body that is not
+   *   the route's JSON answer), {@link TransportError}, {@link TimeoutError}, {@link AbortError},
+   *   {@link ClosedError}.
    */
   async call<T>(def: RouteDef, input: { query?: Query; body?: Body }, options: CallOptions = {}): Promise<T> {
     const url = this.url(def, input.query);
     const body = def.body.length > 0 ? stringifyJson(pick(input.body, def.body)) : undefined;
     const requestId = randomUUID();
     const { text } = await this.#run(def, url, body, requestId, options, false);
+    const value = def.empty ? undefined : this.#parseSuccess(def, text ?? '', requestId);
     for (const l of this.#successListeners) {
       try {
         l(def);
@@ -209,13 +239,33 @@ export class DispatchCore {
         // a listener must not fail the call
       }
     }
-    if (def.empty || text === undefined || text.length === 0) return undefined as T;
+    return value as T;
+  }
+
+  /**
+   * Parses the 2xx body of a JSON route.
+   * @throws {@link ProtocolError} when it is empty, malformed, or an Argon error object.
+   */
+  #parseSuccess(def: RouteDef, text: string, requestId: string): unknown {
+    const where = `${def.method} ${routeName(def)}, request ${requestId}`;
+    // Only the routes marked "empty 200" answer without a body (spec §2.1); an empty body elsewhere
+    // would resolve with `undefined` and crash the caller later, far from the cause.
+    if (text.length === 0) throw new ProtocolError(`empty 2xx body where a JSON answer was expected (${where})`);
+    let value: unknown;
     try {
-      return parseJson(text) as T;
+      value = parseJson(text);
     } catch (err) {
-      (err as { message: string }).message += ` (${def.method} ${routeName(def)}, request ${requestId})`;
+      (err as { message: string }).message += ` (${where})`;
       throw err;
     }
+    const failure = errorObjectIn(value);
+    if (failure) {
+      const msg = failure.message === undefined ? '' : `: ${clipText(failure.message, 300)}`;
+      throw new ProtocolError(
+        `the server answered with a 2xx status but an error body '${clipText(failure.code, 100)}'${msg} (${where})`,
+      );
+    }
+    return value;
   }
 
   /**
@@ -247,30 +297,45 @@ export class DispatchCore {
   ): Promise<{ text?: string; stream?: RawEventStreamResponse }> {
     const name = routeName(def);
     const signal = options.signal;
-    const timeoutMs = options.timeoutMs ?? this.#timeoutMs;
+    // A per-call timeoutMs is a deadline for the whole call; the client's is per attempt.
+    const callTimeoutMs =
+      options.timeoutMs !== undefined && Number.isFinite(options.timeoutMs) && options.timeoutMs > 0
+        ? options.timeoutMs
+        : undefined;
+    const deadline = callTimeoutMs === undefined ? undefined : this.#clock.now() + callTimeoutMs;
+    const attemptTimeoutMs = options.timeoutMs ?? this.#timeoutMs;
     let attempt = 0;
     let limited = 0;
     for (;;) {
       if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client is closed`);
       if (signal?.aborted) throw new AbortError(`${def.method} ${name} was aborted`, { cause: signal.reason });
-      let permit: Permit;
-      try {
-        permit = await this.limiter.acquire(def.bucket, anySignal(signal, this.#closing.signal));
-      } catch (err) {
-        if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client was closed`, { cause: err });
-        throw err;
-      }
+      const permit = await this.#acquire(def, signal, deadline, callTimeoutMs);
       let res: AttemptResult | undefined;
       let stream: RawEventStreamResponse | undefined;
       try {
         this.stats.attempts++;
-        const out = await this.#attempt(def, url, body, requestId, signal, timeoutMs, streaming, permit);
+        // Within a call deadline an attempt gets what is left of it (but reports the call's timeoutMs).
+        const timerMs = deadline === undefined ? attemptTimeoutMs : deadline - this.#clock.now();
+        if (deadline !== undefined && !(timerMs > 0)) {
+          throw new TimeoutError(`${def.method} ${name} (request ${requestId})`, callTimeoutMs!);
+        }
+        const out = await this.#attempt(
+          def,
+          url,
+          body,
+          requestId,
+          signal,
+          timerMs,
+          attemptTimeoutMs,
+          streaming,
+          permit,
+        );
         res = out.result;
         stream = out.stream;
       } catch (err) {
         permit.release();
         if (def.retry === 'safe' && isRetryableError(err) && attempt < this.#retries && !this.#closed) {
-          await this.#backoff(attempt++, signal);
+          await this.#backoff(attempt++, signal, deadline, err);
           continue;
         }
         throw err;
@@ -281,16 +346,83 @@ export class DispatchCore {
         permit.cancel();
         this.stats.rateLimited++;
         const waitMs = this.limiter.penalize(def.bucket);
-        if (limited++ < this.#rateLimitRetries) continue; // the limiter holds the next acquire until then
+        // The limiter holds the next acquire until then (bounded by maxRateLimitWaitMs and the deadline).
+        if (limited++ < this.#rateLimitRetries) continue;
         throw new RateLimitError({ ...this.#details(def, r, requestId), retryAfterMs: waitMs });
       }
       permit.release();
       if (r.status >= 200 && r.status < 300) return { text: r.text };
       if (r.status >= 500 && def.retry === 'safe' && attempt < this.#retries) {
-        await this.#backoff(attempt++, signal);
+        const err = new HttpError(this.#details(def, r, requestId));
+        await this.#backoff(attempt++, signal, deadline, err);
         continue;
       }
       throw new HttpError(this.#details(def, r, requestId));
+    }
+  }
+
+  /**
+   * Waits for a rate-limit permit, at most `maxRateLimitWaitMs` and at most until the call's deadline.
+   * Fails at once when the limiter already knows the next permit of the bucket is further away.
+   * @throws {@link RateLimitError} (wait longer than `maxRateLimitWaitMs`), {@link TimeoutError}
+   *   (the call's deadline passed first), {@link AbortError}, {@link ClosedError}.
+   */
+  async #acquire(
+    def: RouteDef,
+    signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    callTimeoutMs: number | undefined,
+  ): Promise<Permit> {
+    const name = routeName(def);
+    const callLeft = deadline === undefined ? Number.POSITIVE_INFINITY : deadline - this.#clock.now();
+    const byDeadline = callLeft < this.#maxRateLimitWaitMs;
+    const budget = Math.max(0, Math.min(callLeft, this.#maxRateLimitWaitMs));
+    const known = this.limiter.nextPermitDelay(def.bucket);
+    const limitError = (nextMs: number, waitedMs: number) => {
+      const why = byDeadline
+        ? `the call's timeoutMs (${callTimeoutMs} ms) leaves ${Math.round(budget)} ms`
+        : `maxRateLimitWaitMs is ${this.#maxRateLimitWaitMs} ms`;
+      const next = Number.isFinite(nextMs)
+        ? `the next ${def.bucket} permit is due in ${Math.ceil(nextMs)} ms`
+        : `all ${def.bucket} permits are in use`;
+      return new RateLimitError({
+        status: 429,
+        route: name,
+        method: def.method,
+        platformMessage: `not sent: client-side rate limit (${def.bucket}, spec §3); ${next}, ${why}${waitedMs > 0 ? ` (waited ${Math.round(waitedMs)} ms)` : ''}`,
+        retryAfterMs: Number.isFinite(nextMs) ? Math.ceil(nextMs) : this.#maxRateLimitWaitMs,
+      });
+    };
+    // The limiter's own delay is a lower bound (waiters ahead only add to it): no point waiting it out.
+    if (Number.isFinite(known) && known > budget) throw limitError(known, 0);
+    const wait = linkedAbort(signal, this.#closing.signal);
+    const started = this.#clock.now();
+    let expired: Error | undefined;
+    const timer = Number.isFinite(budget)
+      ? this.#clock.setTimeout(() => {
+          const waited = this.#clock.now() - started;
+          expired = byDeadline
+            ? new TimeoutError(
+                `${def.method} ${name}: still waiting for a client-side rate-limit permit (${def.bucket}, ${this.limiter.waiting} waiting) when the call's deadline passed; the request was not sent`,
+                callTimeoutMs!,
+              )
+            : limitError(this.limiter.nextPermitDelay(def.bucket), waited);
+          wait.abort(expired);
+        }, budget)
+      : undefined;
+    try {
+      return await this.limiter.acquire(def.bucket, wait.signal);
+    } catch (err) {
+      if (this.#closed) throw new ClosedError(`${def.method} ${name}: the REST client was closed`, { cause: err });
+      if (signal?.aborted) {
+        throw new AbortError(`${def.method} ${name} was aborted while waiting for a rate-limit permit`, {
+          cause: signal.reason,
+        });
+      }
+      throw expired ?? err;
+    } finally {
+      if (timer !== undefined) this.#clock.clearTimeout(timer);
+      wait.dispose();
     }
   }
 
@@ -305,9 +437,28 @@ export class DispatchCore {
     };
   }
 
-  async #backoff(attempt: number, signal: AbortSignal | undefined): Promise<void> {
+  /**
+   * Sleeps before retry `attempt + 1`. When the sleep would end past the call's deadline, throws
+   * `lastError` instead (the real reason is more useful than a timeout that has not happened yet).
+   */
+  async #backoff(
+    attempt: number,
+    signal: AbortSignal | undefined,
+    deadline: number | undefined,
+    lastError: unknown,
+  ): Promise<void> {
+    const delay = backoffDelay(attempt, 250, 10_000, this.#random);
+    if (deadline !== undefined && this.#clock.now() + delay >= deadline) throw lastError;
     this.stats.retries++;
-    await sleep(backoffDelay(attempt, 250, 10_000, this.#random), { signal, clock: this.#clock });
+    const wake = linkedAbort(signal, this.#closing.signal);
+    try {
+      await sleep(delay, { signal: wake.signal, clock: this.#clock });
+    } catch (err) {
+      if (this.#closed) throw new ClosedError('the REST client was closed during a retry backoff', { cause: err });
+      throw new AbortError('the call was aborted during a retry backoff', { cause: signal?.reason });
+    } finally {
+      wake.dispose();
+    }
   }
 
   async #attempt(
@@ -316,6 +467,7 @@ export class DispatchCore {
     body: string | undefined,
     requestId: string,
     signal: AbortSignal | undefined,
+    timerMs: number,
     timeoutMs: number,
     streaming: boolean,
     permit: Permit,
@@ -327,12 +479,13 @@ export class DispatchCore {
     const onClose = () => ac.abort(this.#closing.signal.reason);
     signal?.addEventListener('abort', onAbort, { once: true });
     this.#closing.signal.addEventListener('abort', onClose, { once: true });
+    // `timerMs` is when this attempt gives up; `timeoutMs` the deadline reported in the TimeoutError.
     const timer =
-      Number.isFinite(timeoutMs) && timeoutMs > 0
+      Number.isFinite(timerMs) && timerMs > 0
         ? this.#clock.setTimeout(() => {
             timedOut = true;
             ac.abort(new TimeoutError(`${def.method} ${name} (request ${requestId})`, timeoutMs));
-          }, timeoutMs)
+          }, timerMs)
         : undefined;
     const cleanup = () => {
       if (timer !== undefined) this.#clock.clearTimeout(timer);
@@ -438,7 +591,27 @@ function sharedLimiter(botKey: string, clock: Clock): RateLimiter {
   return limiter;
 }
 
-/** Combines optional signals (AbortSignal.any exists from Node 20.3). */
-function anySignal(a: AbortSignal | undefined, b: AbortSignal): AbortSignal {
-  return a ? AbortSignal.any([a, b]) : b;
+/**
+ * A controller that aborts when `a` or `b` does; `dispose()` removes its listeners. Used instead of
+ * `AbortSignal.any`, whose dependants stay attached to a long-lived source signal until GC.
+ */
+function linkedAbort(
+  a: AbortSignal | undefined,
+  b: AbortSignal,
+): { signal: AbortSignal; abort: (reason: unknown) => void; dispose: () => void } {
+  const ac = new AbortController();
+  const onA = () => ac.abort(a?.reason);
+  const onB = () => ac.abort(b.reason);
+  if (a?.aborted) onA();
+  else a?.addEventListener('abort', onA, { once: true });
+  if (b.aborted) onB();
+  else b.addEventListener('abort', onB, { once: true });
+  return {
+    signal: ac.signal,
+    abort: (reason) => ac.abort(reason),
+    dispose: () => {
+      a?.removeEventListener('abort', onA);
+      b.removeEventListener('abort', onB);
+    },
+  };
 }

@@ -9,9 +9,18 @@
  *
  * Two paths:
  * - fast: when the text has no run of 16 or more digits, every integer in it is below 10^15 < 2^53, so
- *   `JSON.parse` is exact; the known int64 keys are then converted to `bigint` in one walk;
+ *   `JSON.parse` is exact; one bounded walk then checks that no int64 key holds a number (one that
+ *   does sends the text to the exact path, see below);
  * - exact: otherwise a small hand-written recursive-descent parser reads integers as source text and
  *   makes `bigint`s for the known keys (and for any other integer that would not survive as a double).
+ *
+ * Hostile-input rules (both paths):
+ * - nesting deeper than {@link MAX_JSON_DEPTH} is a {@link ProtocolError}, not a stack overflow
+ *   (the exact parser recurses; no Argon payload nests beyond ~10 levels);
+ * - a value under an int64 key must be an integer literal (`-?digits`): `1.5`, `1e400` or
+ *   `1152921504606846977.0` is a {@link ProtocolError}, never a float or a rounded id (spec §4.3). The
+ *   fast path cannot see how `JSON.parse` spelled a number, so a document with a numeric value under
+ *   an int64 key is re-read by the exact parser (real ids have 19 digits and take that path anyway).
  * @packageDocumentation
  */
 import { ProtocolError } from '../errors.js';
@@ -34,9 +43,16 @@ export const BIGINT_KEYS: ReadonlySet<string> = new Set([
 const LONG_DIGITS = /\d{16}/;
 
 /**
+ * Deepest array/object nesting accepted. The exact parser recurses once per level, so this bounds
+ * its stack use; Argon payloads nest about 6 levels deep (ready → spaces → entitlements).
+ */
+export const MAX_JSON_DEPTH = 512;
+
+/**
  * Parses JSON text; integers under {@link BIGINT_KEYS} (or `keys`) become `bigint`, and so does any
  * other integer that a double cannot hold exactly.
- * @throws {@link ProtocolError} on malformed JSON.
+ * @throws {@link ProtocolError} on malformed JSON, nesting deeper than {@link MAX_JSON_DEPTH}, or a
+ *   value under an int64 key that is a number but not an integer literal (`1.5`, `1e400`, `7.0`).
  */
 export function parseJson(text: string, keys: ReadonlySet<string> = BIGINT_KEYS): unknown {
   if (!LONG_DIGITS.test(text)) {
@@ -44,28 +60,50 @@ export function parseJson(text: string, keys: ReadonlySet<string> = BIGINT_KEYS)
     try {
       value = JSON.parse(text);
     } catch (err) {
-      throw new ProtocolError(`malformed JSON: ${(err as Error).message}`, { cause: err });
+      throw new ProtocolError(`malformed JSON: ${clipText((err as Error).message)}`, { cause: err });
     }
-    return convertKnown(value, keys, false);
+    const converted = convertKnown(value, keys, false, 0);
+    // A number under an int64 key: JSON.parse has already lost its spelling (`7` vs `7.0` vs `7e0`),
+    // so read the document again with the exact parser, which checks the literal itself.
+    if (converted === NEEDS_EXACT) return new ExactParser(text, keys).parseDocument();
+    return converted;
   }
   return new ExactParser(text, keys).parseDocument();
 }
 
-function convertKnown(value: unknown, keys: ReadonlySet<string>, underKey: boolean): unknown {
-  if (typeof value === 'number') return underKey && Number.isInteger(value) ? BigInt(value) : value;
+/** Sentinel: the fast path met a number under an int64 key. */
+const NEEDS_EXACT: unique symbol = Symbol('needs-exact');
+
+function tooDeep(): never {
+  throw new ProtocolError(`malformed JSON: nested deeper than ${MAX_JSON_DEPTH} levels`);
+}
+
+/** Walks a `JSON.parse` result; returns {@link NEEDS_EXACT} when an int64 key holds a number. */
+function convertKnown(value: unknown, keys: ReadonlySet<string>, underKey: boolean, depth: number): unknown {
+  if (typeof value === 'number') return underKey ? NEEDS_EXACT : value;
+  if (value === null || typeof value !== 'object') return value;
+  if (depth >= MAX_JSON_DEPTH) tooDeep();
   if (Array.isArray(value)) {
-    for (let i = 0; i < value.length; i++) value[i] = convertKnown(value[i], keys, underKey);
+    for (let i = 0; i < value.length; i++) {
+      if (convertKnown(value[i], keys, underKey, depth + 1) === NEEDS_EXACT) return NEEDS_EXACT;
+    }
     return value;
   }
-  if (value !== null && typeof value === 'object') {
-    const obj = value as Record<string, unknown>;
-    for (const k of Object.keys(obj)) obj[k] = convertKnown(obj[k], keys, keys.has(k));
+  const obj = value as Record<string, unknown>;
+  for (const k of Object.keys(obj)) {
+    if (convertKnown(obj[k], keys, keys.has(k), depth + 1) === NEEDS_EXACT) return NEEDS_EXACT;
   }
   return value;
 }
 
+/** Bounds text quoted from the input in an error message (a hostile body may be megabytes). */
+function clipText(text: string, max = 200): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
 class ExactParser {
   #pos = 0;
+  #depth = 0;
   readonly #s: string;
   readonly #keys: ReadonlySet<string>;
 
@@ -75,7 +113,7 @@ class ExactParser {
   }
 
   parseDocument(): unknown {
-    const v = this.#value(false);
+    const v = this.#value(false, undefined);
     this.#ws();
     if (this.#pos !== this.#s.length) this.#fail('unexpected trailing characters');
     return v;
@@ -96,14 +134,18 @@ class ExactParser {
     this.#pos = p;
   }
 
-  #value(bigKey: boolean): unknown {
+  /** `key`: the int64 key this value sits under (directly or in an array), for error messages. */
+  #value(bigKey: boolean, key: string | undefined): unknown {
     this.#ws();
     const c = this.#s[this.#pos];
     switch (c) {
       case '{':
-        return this.#object();
-      case '[':
-        return this.#array(bigKey);
+      case '[': {
+        if (++this.#depth > MAX_JSON_DEPTH) this.#fail(`nested deeper than ${MAX_JSON_DEPTH} levels`);
+        const v = c === '{' ? this.#object() : this.#array(bigKey, key);
+        this.#depth--;
+        return v;
+      }
       case '"':
         return this.#string();
       case 't':
@@ -113,7 +155,7 @@ class ExactParser {
       case 'n':
         return this.#literal('null', null);
       default:
-        if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.#number(bigKey);
+        if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.#number(bigKey, key);
         return this.#fail(c === undefined ? 'unexpected end of input' : `unexpected character ${JSON.stringify(c)}`);
     }
   }
@@ -139,7 +181,12 @@ class ExactParser {
       this.#ws();
       if (this.#s[this.#pos] !== ':') this.#fail("expected ':'");
       this.#pos++;
-      out[key] = this.#value(this.#keys.has(key));
+      const big = this.#keys.has(key);
+      const v = this.#value(big, big ? key : undefined);
+      // `out.__proto__ = v` would replace the prototype; JSON.parse makes an own property.
+      if (key === '__proto__')
+        Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+      else out[key] = v;
       this.#ws();
       const c = this.#s[this.#pos++];
       if (c === '}') return out;
@@ -147,7 +194,7 @@ class ExactParser {
     }
   }
 
-  #array(bigKey: boolean): unknown[] {
+  #array(bigKey: boolean, key: string | undefined): unknown[] {
     this.#pos++; // [
     const out: unknown[] = [];
     this.#ws();
@@ -156,7 +203,7 @@ class ExactParser {
       return out;
     }
     for (;;) {
-      out.push(this.#value(bigKey));
+      out.push(this.#value(bigKey, key));
       this.#ws();
       const c = this.#s[this.#pos++];
       if (c === ']') return out;
@@ -191,7 +238,7 @@ class ExactParser {
     }
   }
 
-  #number(bigKey: boolean): number | bigint {
+  #number(bigKey: boolean, key: string | undefined): number | bigint {
     const s = this.#s;
     const start = this.#pos;
     let p = start;
@@ -218,6 +265,11 @@ class ExactParser {
     }
     this.#pos = p;
     const text = s.slice(start, p);
+    if (bigKey && !isInt) {
+      // An int64 id or mask as a float would be rounded or meaningless (spec §4.3).
+      this.#pos = start;
+      this.#fail(`'${key ?? 'int64'}' must be an integer, got ${clipText(text, 40)}`);
+    }
     if (isInt) {
       if (bigKey) return BigInt(text);
       const n = Number(text);

@@ -25,7 +25,13 @@ export type Guid = string;
 export interface CallOptions {
   /** Aborts the call (and any rate-limit wait or retry sleep); rejects with `AbortError`. */
   signal?: AbortSignal | undefined;
-  /** Deadline of each attempt in ms (default: the client's `timeoutMs`, 15 s); rejects with `TimeoutError`. */
+  /**
+   * Deadline of the whole call in ms: the wait for a client-side rate-limit permit, every attempt and
+   * retry backoff (default: none for the call, the client's per-attempt `timeoutMs`, 15 s, for each
+   * attempt). Rejects with `TimeoutError`; with `RateLimitError` at once when the limiter already
+   * knows its next permit comes later than the deadline. A retry whose backoff would end past the
+   * deadline is not made: the last attempt's error surfaces instead.
+   */
   timeoutMs?: number | undefined;
 }
 

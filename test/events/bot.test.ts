@@ -1,7 +1,9 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/errors.js';
 import { Bot } from '../../src/bot.js';
-import { json, type Stub, startStub, TOKEN } from '../rest/stub.js';
+import { RateLimiter } from '../../src/rest/rate-limiter.js';
+import { json, type Stub, startStub, TOKEN, until } from '../rest/stub.js';
 
 const S1 = '11111111-1111-1111-1111-111111111111';
 const S2 = '22222222-2222-2222-2222-222222222222';
@@ -94,5 +96,41 @@ describe('Bot', () => {
     expect((e1 as HttpError).status).toBe(403);
     const e2 = await Bot.connect({ token: TOKEN, baseUrl: s.url }).catch((e: unknown) => e);
     expect(e2).toBeInstanceOf(HttpError); // not DuplicateEventStreamError
+  });
+
+  it('bug: close() removes the abort listener from a long-lived connect signal', async () => {
+    const s = await botStub();
+    const ac = new AbortController();
+    for (let i = 0; i < 3; i++) {
+      const b = await Bot.connect({
+        token: TOKEN,
+        baseUrl: s.url,
+        signal: ac.signal,
+        zombieTimeoutMs: false,
+        rest: { limiter: new RateLimiter({ limits: {} }) },
+      });
+      expect(getEventListeners(ac.signal, 'abort').length).toBeGreaterThan(0);
+      await b.close();
+      await b.close();
+      expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
+    }
+  });
+
+  it('the connect signal still closes a connected bot', async () => {
+    const s = await botStub();
+    const ac = new AbortController();
+    bot = await Bot.connect({
+      token: TOKEN,
+      baseUrl: s.url,
+      signal: ac.signal,
+      zombieTimeoutMs: false,
+      rest: { limiter: new RateLimiter({ limits: {} }) },
+    });
+    ac.abort();
+    const b = bot;
+    await until(() => b.rest.core.closed, 'the bot closed by its signal');
+    expect(bot.events.state.status).toBe('closed');
+    expect(bot.rest.core.closed).toBe(true);
+    expect(getEventListeners(ac.signal, 'abort')).toHaveLength(0);
   });
 });

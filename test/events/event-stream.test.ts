@@ -342,3 +342,40 @@ describe('EventStream', () => {
     expect(conns).toHaveLength(1);
   });
 });
+
+describe('EventStream: known events whose data is not a JSON object (regression)', () => {
+  it('a ready with data null does not resolve start(); it is a ProtocolError and the real ready wins', async () => {
+    const { conns, clock, stream } = await setup({ zombieTimeoutMs: false });
+    const errors: Error[] = [];
+    stream.on('error', (e) => errors.push(e));
+    const ready = stream.start();
+    await waitConn(conns, clock, stream, 1);
+    conns[0]!.write('event: ready\ndata: null\nid: ready\n\n');
+    conns[0]!.write(READY);
+    const r = await ready;
+    expect(r).toMatchObject({ intents: 12253 });
+    expect(errors).toHaveLength(1);
+    expect(errors[0]).toBeInstanceOf(ProtocolError);
+    expect(errors[0]!.message).toMatch(/'ready' has data that is not a JSON object \(null\)/);
+    expect(stream.stats.protocolErrors).toBe(1);
+  });
+
+  it('a messageCreate with array or scalar data is dropped without taking its id from the de-duplication', async () => {
+    const { conns, clock, stream } = await setup({ zombieTimeoutMs: false });
+    const errors: Error[] = [];
+    const seen: unknown[] = [];
+    stream.on('error', (e) => errors.push(e));
+    stream.on('messageCreate', (data) => seen.push(data));
+    const ready = stream.start();
+    await waitConn(conns, clock, stream, 1);
+    conns[0]!.write(READY);
+    await ready;
+    const id = `${'cd'.repeat(16)}_7`;
+    conns[0]!.write(`event: messageCreate\ndata: [1,2]\nid: ${id}\n\n`);
+    conns[0]!.write(`event: messageCreate\ndata: 42\nid: ${id}\n\n`);
+    conns[0]!.write(msg(id, BIG));
+    await until(() => seen.length === 1, 'the valid event');
+    expect(errors.map((e) => e.constructor.name)).toEqual(['ProtocolError', 'ProtocolError']);
+    expect(stream.stats.duplicates).toBe(0);
+  });
+});

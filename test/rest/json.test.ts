@@ -73,3 +73,42 @@ describe('stringifyJson', () => {
     );
   });
 });
+
+describe('parseJson on hostile input (regressions)', () => {
+  it.each([
+    ['exact path', `{"messageId":${BIG},"x":`],
+    ['fast path', '{"x":'],
+  ])('nesting deeper than MAX_JSON_DEPTH is a ProtocolError, not a RangeError (%s)', (_path, head) => {
+    const deep = `${head}${'['.repeat(100_000)}${']'.repeat(100_000)}}`;
+    expect(() => parseJson(deep)).toThrow(ProtocolError);
+    expect(() => parseJson(deep)).toThrow(/nested deeper than 512/);
+    // 512 levels are still fine on both paths
+    const ok = `${head}${'['.repeat(511)}${']'.repeat(511)}}`;
+    expect(() => parseJson(ok)).not.toThrow();
+  });
+
+  it.each([
+    '{"messageId":1.5}',
+    '{"messageId":1e400}',
+    '{"messageId":7.0}',
+    '{"messageId":7e0}',
+    `{"messageId":${BIG}.0}`,
+    `{"messageIds":[${BIG},2.5]}`,
+    '{"spaces":[{"grantedEntitlements":1.25}]}',
+  ])('an int64 field that is not an integer literal is a ProtocolError: %s', (text) => {
+    expect(() => parseJson(text)).toThrow(ProtocolError);
+    expect(() => parseJson(text)).toThrow(/must be an integer/);
+  });
+
+  it('floats under other keys stay numbers on both paths', () => {
+    expect(parseJson('{"messageId":7,"ratio":1.5}')).toEqual({ messageId: 7n, ratio: 1.5 });
+    expect(parseJson(`{"messageId":${BIG},"ratio":1e3}`)).toEqual({ messageId: BIG, ratio: 1000 });
+  });
+
+  it('a "__proto__" key is an own property on the exact path, as with JSON.parse', () => {
+    const v = parseJson(`{"messageId":${BIG},"__proto__":{"polluted":true}}`) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+    expect((v as { polluted?: unknown }).polluted).toBeUndefined();
+    expect(Object.keys(v)).toEqual(['messageId', '__proto__']);
+  });
+});
