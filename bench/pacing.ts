@@ -81,7 +81,8 @@ async function startGateway(): Promise<Gateway> {
     audioUrl: up.audioUrl,
     child,
     token: (room, identity = 'bench-bot') => mintLiveKitToken({ ...livekit, identity, room, ttlSeconds: 7200 }),
-    frames: async (rooms) => (await request<{ rooms: Record<string, number[]> }>({ t: 'frames', rooms }, 'frames')).rooms,
+    frames: async (rooms) =>
+      (await request<{ rooms: Record<string, number[]> }>({ t: 'frames', rooms }, 'frames')).rooms,
     clear: async () => {
       await request({ t: 'clear' }, 'cleared');
     },
@@ -202,7 +203,12 @@ async function bench1(gw: Gateway, seconds: number) {
     await s.close();
     for (const h of hogs) await h.terminate();
     const t = timing((await gw.frames([room]))[room]!, 5);
-    rows.push({ load, pacer: `${m.mode}/${m.clock}${m.realtime ? '/rt' : ''}`, ...t, senderLatenessP99: m.latenessP99Ms });
+    rows.push({
+      load,
+      pacer: `${m.mode}/${m.clock}${m.realtime ? '/rt' : ''}`,
+      ...t,
+      senderLatenessP99: m.latenessP99Ms,
+    });
   }
   return rows;
 }
@@ -222,8 +228,20 @@ async function bench2(gw: Gateway, seconds: number) {
     const f = await gw.frames([`b2-argon-${stallMs}`, `b2-base-${stallMs}`]);
     const a = timing(f[`b2-argon-${stallMs}`]!, 5);
     const b = timing(f[`b2-base-${stallMs}`]!, 5);
-    rows.push({ stallMs, impl: 'argon-voice (worker)', ...a, underrunsFilled: m.fillerFrames, senderMaxSpacing: m.spacingMaxMs });
-    rows.push({ stallMs, impl: 'baseline (@discordjs/voice scheme)', ...b, underrunsFilled: 'n/a', senderMaxSpacing: 'n/a' });
+    rows.push({
+      stallMs,
+      impl: 'argon-voice (worker)',
+      ...a,
+      underrunsFilled: m.fillerFrames,
+      senderMaxSpacing: m.spacingMaxMs,
+    });
+    rows.push({
+      stallMs,
+      impl: 'baseline (@discordjs/voice scheme)',
+      ...b,
+      underrunsFilled: 'n/a',
+      senderMaxSpacing: 'n/a',
+    });
   }
   return rows;
 }
@@ -284,7 +302,11 @@ async function bench4(gw: Gateway, seconds: number, counts: number[]) {
                 if (ev.type === 'text' && /"ready"/.test(ev.text)) resolve();
               }),
             );
-            p.connect({ url: `${gw.audioUrl}/audio/connect?frame_duration_ms=20`, headers: { Authorization: `Bearer ${token}` }, pingIntervalMs: 0 });
+            p.connect({
+              url: `${gw.audioUrl}/audio/connect?frame_duration_ms=20`,
+              headers: { Authorization: `Bearer ${token}` },
+              pingIntervalMs: 0,
+            });
             await ready;
             p.setFiller(SILENCE);
           })(),
@@ -293,7 +315,9 @@ async function bench4(gw: Gateway, seconds: number, counts: number[]) {
       await Promise.all(batch);
     }
     // Independent streams have independent phases: spread the starts over one frame period.
-    await Promise.all(pacers.map((p, i) => new Promise<void>((r) => setTimeout(() => (p.start(), r()), (i * FRAME) / n))));
+    await Promise.all(
+      pacers.map((p, i) => new Promise<void>((r) => setTimeout(() => (p.start(), r()), (i * FRAME) / n))),
+    );
     await sleep(500);
     await gw.clear();
     await sleep(seconds * 1000);
@@ -333,8 +357,10 @@ async function bench5(gw: Gateway) {
   const dir = mkdtempSync(join(tmpdir(), 'argon-bench-'));
   const make = (out: string, codec: string[]) =>
     new Promise<void>((resolve, reject) =>
-      execFile(ff.path, ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '1', ...codec, out], (e) =>
-        e ? reject(e) : resolve(),
+      execFile(
+        ff.path,
+        ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '1', ...codec, out],
+        (e) => (e ? reject(e) : resolve()),
       ),
     );
   const ogg = join(dir, 'a.opus');
@@ -376,7 +402,12 @@ async function bench5(gw: Gateway) {
         await player.close();
         await conn.close();
       }
-      rows.push({ input: kind, firstFrameP50Ms: percentile(samples, 50), firstFrameMaxMs: Math.max(...samples), runs: samples.length });
+      rows.push({
+        input: kind,
+        firstFrameP50Ms: percentile(samples, 50),
+        firstFrameMaxMs: Math.max(...samples),
+        runs: samples.length,
+      });
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -390,20 +421,29 @@ function table(title: string, rows: Array<Record<string, unknown>>): string {
   const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
   const line = (vals: string[]) => `  ${vals.map((v, i) => v.padEnd(widths[i]!)).join('  ')}`;
-  return [title, line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => fmt(r[c]))))].join('\n') + '\n';
+  return (
+    [
+      title,
+      line(cols),
+      line(widths.map((w) => '-'.repeat(w))),
+      ...rows.map((r) => line(cols.map((c) => fmt(r[c])))),
+    ].join('\n') + '\n'
+  );
 }
 
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const quick = process.argv.includes('--quick');
   const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
-  const only = process.argv.includes('--only') && onlyArg ? new Set(onlyArg.split(',').map(Number)) : new Set([1, 2, 3, 4, 5]);
+  const only =
+    process.argv.includes('--only') && onlyArg ? new Set(onlyArg.split(',').map(Number)) : new Set([1, 2, 3, 4, 5]);
   const secs = quick ? 4 : 20;
   const gw = await startGateway();
   const results: Record<string, Array<Record<string, unknown>>> = {};
   try {
     if (only.has(1)) results['1. pacing (goal p99 lateness ≤ 0.5 ms)'] = await bench1(gw, secs);
-    if (only.has(2)) results['2. main-thread stalls every 2 s (goal max gap ≤ 25 ms, no burst)'] = await bench2(gw, quick ? 5 : 20);
+    if (only.has(2))
+      results['2. main-thread stalls every 2 s (goal max gap ≤ 25 ms, no burst)'] = await bench2(gw, quick ? 5 : 20);
     if (only.has(3)) results['3. drift (shortened run, extrapolated)'] = await bench3(gw, quick ? 10 : 60);
     if (only.has(4)) {
       results['4. density: streams on one pacer thread (goal ≥ 500 at p99 spacing error ≤ 2 ms)'] = await bench4(
@@ -412,7 +452,8 @@ async function main(): Promise<void> {
         quick ? [50, 200, 500] : [50, 100, 200, 300, 500, 750, 1000],
       );
     }
-    if (only.has(5)) results['5. start latency, play() → first frame at the gateway (goal ≤ 50 / ≤ 300 ms)'] = await bench5(gw);
+    if (only.has(5))
+      results['5. start latency, play() → first frame at the gateway (goal ≤ 50 / ≤ 300 ms)'] = await bench5(gw);
   } finally {
     await gw.close();
   }
@@ -444,7 +485,6 @@ async function childMain(): Promise<void> {
   });
   process.send!({ t: 'up', audioUrl: emu.audioUrl });
 }
-
 
 if (process.argv.includes('--child')) await childMain();
 else await main();

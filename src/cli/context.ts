@@ -180,7 +180,12 @@ export function parseFlags(argv: readonly string[], spec: Record<string, FlagSpe
       const eq = arg.indexOf('=');
       name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq === -1 ? undefined : arg.slice(eq + 1);
-      if (!(name in spec) && name.startsWith('no-') && spec[name.slice(3)]?.type === 'boolean' && inline === undefined) {
+      if (
+        !(name in spec) &&
+        name.startsWith('no-') &&
+        spec[name.slice(3)]?.type === 'boolean' &&
+        inline === undefined
+      ) {
         flags[name.slice(3)] = false;
         continue;
       }
@@ -209,7 +214,8 @@ export function parseFlags(argv: readonly string[], spec: Record<string, FlagSpe
     }
     if (s.type === 'number') {
       const n = Number(value);
-      if (value.trim() === '' || !Number.isFinite(n)) throw new InvalidInputError(`option --${name} needs a number, got '${value}'`);
+      if (value.trim() === '' || !Number.isFinite(n))
+        throw new InvalidInputError(`option --${name} needs a number, got '${value}'`);
       flags[name] = n;
     } else {
       flags[name] = value;

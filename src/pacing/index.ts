@@ -3,7 +3,13 @@
  * @packageDocumentation
  */
 export { FrameSchedule, type FrameScheduleOptions, type LatePolicy, type ScheduleDecision } from './schedule.js';
-export { PacerStream, type PacerStreamCounters, type PacerStreamOptions, type SocketEvent, type FrameSend } from './pacer-core.js';
+export {
+  PacerStream,
+  type PacerStreamCounters,
+  type PacerStreamOptions,
+  type SocketEvent,
+  type FrameSend,
+} from './pacer-core.js';
 export {
   FramePacer,
   type FramePacerEvents,

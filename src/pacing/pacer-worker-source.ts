@@ -152,7 +152,10 @@ export function pacerWorkerMain(
           stream,
           link: undefined,
           send: (f) => entry.link?.send(f) ?? false,
-          metricsTimer: setInterval(() => post({ t: 'metrics', id: m.id, snap: stream.snapshot() }), data.metricsIntervalMs),
+          metricsTimer: setInterval(
+            () => post({ t: 'metrics', id: m.id, snap: stream.snapshot() }),
+            data.metricsIntervalMs,
+          ),
         };
         streams.set(m.id, entry);
         break;

@@ -27,7 +27,13 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { SampleWindow } from '../util/stats.js';
 import { emptyCounters, type PacerMetrics, type PacerRuntime, publishPacerMetrics } from './metrics.js';
-import { PacerStream, type PacerStreamCounters, type SocketEvent, SocketLink, type SocketLinkOptions } from './pacer-core.js';
+import {
+  PacerStream,
+  type PacerStreamCounters,
+  type SocketEvent,
+  SocketLink,
+  type SocketLinkOptions,
+} from './pacer-core.js';
 import { type PacerWorkerData, pacerWorkerSource } from './pacer-worker-source.js';
 import { FrameSchedule, type LatePolicy } from './schedule.js';
 
@@ -433,7 +439,8 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
    * @throws InvalidInputError in worker mode.
    */
   attachSink(send: (frame: Uint8Array) => boolean | void): void {
-    if (!this.#stream) throw new InvalidInputError('attachSink() needs mode: "main"; worker mode sends on its own socket');
+    if (!this.#stream)
+      throw new InvalidInputError('attachSink() needs mode: "main"; worker mode sends on its own socket');
     this.#sink = (f) => send(f) !== false;
   }
 
@@ -494,7 +501,10 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
    * Queues `frame`, waiting for room first (the pacer consumes one frame per slot).
    * @throws AbortError, TimeoutError, ClosedError.
    */
-  async enqueue(frame: Uint8Array, options: { signal?: AbortSignal | undefined; timeoutMs?: number } = {}): Promise<void> {
+  async enqueue(
+    frame: Uint8Array,
+    options: { signal?: AbortSignal | undefined; timeoutMs?: number } = {},
+  ): Promise<void> {
     const { signal, timeoutMs } = options;
     const deadline = timeoutMs === undefined ? Number.POSITIVE_INFINITY : performance.now() + timeoutMs;
     for (;;) {

@@ -164,7 +164,14 @@ export class FrameSchedule {
         return { action: 'underrun', slot: this.#slot, dueMs: due, lateMs, consumed: false, waitMs: f };
       }
       const slot = this.#slot++;
-      return { action: 'underrun', slot, dueMs: due, lateMs, consumed: true, waitMs: this.#origin + this.#slot * f - nowMs };
+      return {
+        action: 'underrun',
+        slot,
+        dueMs: due,
+        lateMs,
+        consumed: true,
+        waitMs: this.#origin + this.#slot * f - nowMs,
+      };
     }
 
     if (lateMs <= this.maxLateMs) {

@@ -64,9 +64,12 @@ export class TypedEmitter<E extends EventMap> {
         // rawListeners returns once-wrappers, which remove themselves when called.
         l.apply(this, args);
       } catch (err) {
-        process.emitWarning(redactSecrets(`argon-voice: a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`), {
-          code: 'ARGON_VOICE_LISTENER_THREW',
-        });
+        process.emitWarning(
+          redactSecrets(`argon-voice: a '${event}' listener threw: ${(err as Error)?.message ?? String(err)}`),
+          {
+            code: 'ARGON_VOICE_LISTENER_THREW',
+          },
+        );
       }
     }
     return true;

@@ -199,7 +199,9 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     super();
     const f = options.frameDurationMs ?? 20;
     if (!Number.isInteger(f) || f <= 0) {
-      throw new InvalidInputError(`frameDurationMs must be a positive integer (the gateway parses it with Atoi), got ${f}`);
+      throw new InvalidInputError(
+        `frameDurationMs must be a positive integer (the gateway parses it with Atoi), got ${f}`,
+      );
     }
     this.#key = key;
     if (active.has(key)) {
@@ -242,7 +244,10 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   protected onBinaryMessage(_data: Uint8Array, _arrivalMs: number): void {}
 
   /** Typed emit of the shared events from the generic base. */
-  protected emitBase<K extends keyof PublishSessionEvents & string>(event: K, ...args: PublishSessionEvents[K]): boolean {
+  protected emitBase<K extends keyof PublishSessionEvents & string>(
+    event: K,
+    ...args: PublishSessionEvents[K]
+  ): boolean {
     return (this.emit as unknown as (e: string, ...a: unknown[]) => boolean)(event, ...args);
   }
 
@@ -274,7 +279,10 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
 
   /** Resolves once `ready` (immediately if it is). @throws TimeoutError, AbortError, ClosedError. */
   async ready(options: WaitOptions = {}): Promise<void> {
-    await waitForStatus(this as unknown as StatefulLike<VoiceConnectionState>, 'ready', { ...options, what: 'audio session' });
+    await waitForStatus(this as unknown as StatefulLike<VoiceConnectionState>, 'ready', {
+      ...options,
+      what: 'audio session',
+    });
   }
 
   /** Waits for a status. @throws TimeoutError, AbortError, ClosedError. */
@@ -297,12 +305,17 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
    * @throws ClosedError once closed, AbortError / TimeoutError from `options`.
    */
   async sendFrame(frame: Uint8Array, options: WaitOptions = {}): Promise<void> {
-    if (this.#state.status === 'closed') throw new ClosedError('the audio session is closed', { cause: this.#state.reason });
+    if (this.#state.status === 'closed')
+      throw new ClosedError('the audio session is closed', { cause: this.#state.reason });
     let out = frame;
     if (!isGatewaySafe(frame, this.frameDurationMs)) {
       this.#invalidFrames++;
       out = this.#silence;
-      this.emitBase('invalidFrame', frame, new InvalidInputError(`invalid frame of ${frame.length} bytes replaced with silence`));
+      this.emitBase(
+        'invalidFrame',
+        frame,
+        new InvalidInputError(`invalid frame of ${frame.length} bytes replaced with silence`),
+      );
     }
     await this.pacer.enqueue(out, { signal: options.signal, timeoutMs: options.timeoutMs });
     this.#framesAccepted++;
@@ -352,7 +365,12 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
           this.#fail(error);
           return;
         }
-        const delayMs = backoffDelay(attempt, rc ? rc.baseMs : undefined, rc ? rc.capMs : undefined, rc ? rc.random : undefined);
+        const delayMs = backoffDelay(
+          attempt,
+          rc ? rc.baseMs : undefined,
+          rc ? rc.capMs : undefined,
+          rc ? rc.random : undefined,
+        );
         attempt++;
         this.#setState({ status: 'reconnecting', attempt, delayMs, reason: error });
         try {
@@ -375,7 +393,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   }
 
   #isFatal(err: Error): boolean {
-    if (err instanceof HttpError) return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
+    if (err instanceof HttpError)
+      return err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429;
     if (err instanceof TransportError && err.status !== undefined) return FATAL_UPGRADE.has(err.status);
     if (err instanceof InvalidInputError || err instanceof ProtocolError) return true;
     return false;
@@ -387,7 +406,10 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     this.#setState({ status: 'requesting-token', attempt });
     const refreshBefore = this.#opts.refreshBeforeMs ?? 10 * 60_000;
     const renew = this.canRenewToken();
-    if (!this.#grant || (renew && (this.#grant.expiresAtMs - Date.now() < Math.min(refreshBefore, 60_000) || reconnecting))) {
+    if (
+      !this.#grant ||
+      (renew && (this.#grant.expiresAtMs - Date.now() < Math.min(refreshBefore, 60_000) || reconnecting))
+    ) {
       // §6: "Get a fresh token for every reconnect".
       await this.#fetchToken(reconnecting ? 'reconnect' : 'initial', t.tokenMs ?? 10_000);
     }
@@ -404,7 +426,11 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       trackSource: this.#opts.trackSource,
       metadata: this.#opts.metadata,
     });
-    const opened = this.#nextSocket((e) => e.type === 'open' || e.type === 'close' || e.type === 'unexpected-response', t.connectMs ?? 10_000, 'opening the audio socket');
+    const opened = this.#nextSocket(
+      (e) => e.type === 'open' || e.type === 'close' || e.type === 'unexpected-response',
+      t.connectMs ?? 10_000,
+      'opening the audio socket',
+    );
     this.#socketOpen = false;
     this.pacer.connect({
       url,
@@ -423,7 +449,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         status: first.status,
       });
     }
-    if (first.type === 'close') throw new TransportError(`the audio socket closed while connecting (${first.code})`, { closeCode: first.code });
+    if (first.type === 'close')
+      throw new TransportError(`the audio socket closed while connecting (${first.code})`, { closeCode: first.code });
     this.#socketOpen = true;
     // waiting-ready
     this.#setState({ status: 'waiting-ready', attempt });
@@ -435,7 +462,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       this.pacer.disconnect(1000, true);
       throw err;
     });
-    if (msg.type === 'close') throw new TransportError(`the gateway dropped the socket before ready (${msg.code})`, { closeCode: msg.code });
+    if (msg.type === 'close')
+      throw new TransportError(`the gateway dropped the socket before ready (${msg.code})`, { closeCode: msg.code });
     const body = JSON.parse((msg as { text: string }).text) as { session_id?: string; message?: string };
     if (statusOf((msg as { text: string }).text) === 'error') {
       this.pacer.disconnect(1000, true);
@@ -455,7 +483,10 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     const ctl = new AbortController();
     const onAbort = () => ctl.abort(this.#life.signal.reason);
     this.#life.signal.addEventListener('abort', onAbort, { once: true });
-    const timer = this.#clock.setTimeout(() => ctl.abort(new TimeoutError('requesting a stream token', timeoutMs)), timeoutMs);
+    const timer = this.#clock.setTimeout(
+      () => ctl.abort(new TimeoutError('requesting a stream token', timeoutMs)),
+      timeoutMs,
+    );
     try {
       const p = this.requestGrant(ctl.signal);
       const grant0 = await new Promise<GatewayGrant>((resolve, reject) => {
@@ -463,7 +494,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         ctl.signal.addEventListener('abort', () => reject(ctl.signal.reason), { once: true });
       });
       const grant = { token: grant0?.token, ingressUrl: grant0?.baseUrl };
-      if (!grant?.token || !grant.ingressUrl) throw new ProtocolError('the token provider answered without token or gateway URL');
+      if (!grant?.token || !grant.ingressUrl)
+        throw new ProtocolError('the token provider answered without token or gateway URL');
       registerSecret(grant.token);
       const expiresAtMs = jwtExpiryMs(grant.token) ?? Date.now() + 2 * 3600_000;
       this.#grant = { token: grant.token, ingressUrl: grant.ingressUrl, expiresAtMs };
@@ -489,7 +521,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       this.#fetchToken('refresh', this.#opts.timeouts?.tokenMs ?? 10_000).catch((err) => {
         if (this.#listeners('error') > 0) this.emitBase('error', err as Error);
         // Try again later; the next reconnect fetches one anyway.
-        if (!this.#life.signal.aborted) this.#refreshTimer = this.#clock.setTimeout(() => this.#scheduleRefresh(), 30_000);
+        if (!this.#life.signal.aborted)
+          this.#refreshTimer = this.#clock.setTimeout(() => this.#scheduleRefresh(), 30_000);
       });
     }, inMs);
     (this.#refreshTimer as { unref?: () => void } | undefined)?.unref?.();
@@ -513,7 +546,11 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   }
 
   /** Resolves with the next socket event matching `match`; rejects on deadline or close(). */
-  #nextSocket(match: (e: SocketEvent) => boolean, timeoutMs?: number, what = 'waiting on the audio socket'): Promise<SocketEvent> {
+  #nextSocket(
+    match: (e: SocketEvent) => boolean,
+    timeoutMs?: number,
+    what = 'waiting on the audio socket',
+  ): Promise<SocketEvent> {
     return new Promise<SocketEvent>((resolve, reject) => {
       let timer: unknown;
       const cleanup = () => {
@@ -530,10 +567,11 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         cleanup();
         resolve(e);
       };
-      if (timeoutMs !== undefined) timer = this.#clock.setTimeout(() => {
-        cleanup();
-        reject(new TimeoutError(what, timeoutMs));
-      }, timeoutMs);
+      if (timeoutMs !== undefined)
+        timer = this.#clock.setTimeout(() => {
+          cleanup();
+          reject(new TimeoutError(what, timeoutMs));
+        }, timeoutMs);
       this.#life.signal.addEventListener('abort', onAbort, { once: true });
     });
   }
@@ -606,8 +644,10 @@ export class VoiceConnection extends PublishSession<VoiceConnectionEvents> {
    * @throws InvalidInputError for bad options or when a connection to this channel is already open.
    */
   constructor(options: VoiceConnectionOptions) {
-    if (!options.spaceId || !options.channelId) throw new InvalidInputError('VoiceConnection needs spaceId and channelId');
-    if (!options.rest && !options.tokenProvider) throw new InvalidInputError('VoiceConnection needs rest or tokenProvider');
+    if (!options.spaceId || !options.channelId)
+      throw new InvalidInputError('VoiceConnection needs spaceId and channelId');
+    if (!options.rest && !options.tokenProvider)
+      throw new InvalidInputError('VoiceConnection needs rest or tokenProvider');
     super('connect', `${options.spaceId}/${options.channelId}`, options);
     this.spaceId = options.spaceId;
     this.channelId = options.channelId;

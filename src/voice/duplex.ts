@@ -13,7 +13,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidInputError } from '../errors.js';
-import { type GatewayGrant, PublishSession, type PublishSessionEvents, type PublishSessionOptions } from './connection.js';
+import {
+  type GatewayGrant,
+  PublishSession,
+  type PublishSessionEvents,
+  type PublishSessionOptions,
+} from './connection.js';
 import type { AudioUrlParams } from './gateway-url.js';
 
 /** What ICalls Accept returns (the parts a duplex socket needs). */
@@ -60,7 +65,8 @@ export class DuplexSession extends PublishSession<DuplexSessionEvents> {
    * @throws InvalidInputError without a grant provider or with bad options.
    */
   constructor(options: DuplexSessionOptions) {
-    if (typeof options?.grantProvider !== 'function') throw new InvalidInputError('DuplexSession needs a grantProvider');
+    if (typeof options?.grantProvider !== 'function')
+      throw new InvalidInputError('DuplexSession needs a grantProvider');
     super('duplex', options.key ?? `duplex:${randomUUID()}`, { reconnect: { maxAttempts: 3 }, ...options });
     this.#provider = options.grantProvider;
     this.#targetSource = options.targetTrackSource ?? 'microphone';
@@ -94,7 +100,10 @@ export class DuplexSession extends PublishSession<DuplexSessionEvents> {
   protected override onStatusMessage(status: string, body: Record<string, unknown>): void {
     const who = typeof body.participant_identity === 'string' ? body.participant_identity : '';
     if (status === 'subscribed') {
-      this.emit('subscribed', { trackSid: typeof body.track_sid === 'string' ? body.track_sid : '', participantIdentity: who });
+      this.emit('subscribed', {
+        trackSid: typeof body.track_sid === 'string' ? body.track_sid : '',
+        participantIdentity: who,
+      });
     } else if (status === 'target_left') {
       this.emit('targetLeft', { participantIdentity: who });
     }

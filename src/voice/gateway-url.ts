@@ -55,7 +55,9 @@ export function buildAudioUrl(base: string, endpoint: AudioEndpoint, params: Aud
     q.set('stereo', params.stereo ? 'true' : 'false');
     const f = params.frameDurationMs ?? 20;
     if (!Number.isInteger(f) || f <= 0) {
-      throw new InvalidInputError(`frame_duration_ms must be a positive integer (the gateway parses it with Atoi), got ${f}`);
+      throw new InvalidInputError(
+        `frame_duration_ms must be a positive integer (the gateway parses it with Atoi), got ${f}`,
+      );
     }
     q.set('frame_duration_ms', String(f));
     if (params.trackName) q.set('track_name', params.trackName);

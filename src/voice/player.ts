@@ -127,7 +127,11 @@ interface TrackEntry extends Track {
 }
 
 const isSource = (x: PlayInput): x is AudioSource =>
-  typeof x === 'object' && x !== null && 'info' in x && typeof (x as AudioSource).close === 'function' && Symbol.asyncIterator in x;
+  typeof x === 'object' &&
+  x !== null &&
+  'info' in x &&
+  typeof (x as AudioSource).close === 'function' &&
+  Symbol.asyncIterator in x;
 
 /**
  * Plays tracks one after another into a {@link FrameSink}.
@@ -158,7 +162,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
     this.#volume = options.volume ?? 1;
-    if (!(this.#volume >= 0) || !Number.isFinite(this.#volume)) throw new InvalidInputError(`volume must be ≥ 0, got ${this.#volume}`);
+    if (!(this.#volume >= 0) || !Number.isFinite(this.#volume))
+      throw new InvalidInputError(`volume must be ≥ 0, got ${this.#volume}`);
     this.#state = { status: 'idle', sinceMs: this.#clock.now() };
     this.#armIdle();
     this.#loop = this.#run();
@@ -313,7 +318,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       frameDurationMs: this.#sink.frameDurationMs,
       channels: this.#sink.channels,
       ...(normalize ? { normalize } : {}),
-      ...(t.seekTo ?? t.options.seekMs ? { seekMs: t.seekTo ?? t.options.seekMs } : {}),
+      ...((t.seekTo ?? t.options.seekMs) ? { seekMs: t.seekTo ?? t.options.seekMs } : {}),
       ...(this.#opts.bitrate ? { bitrate: this.#opts.bitrate } : {}),
       signal: t.abort.signal,
     });
@@ -355,7 +360,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         }
       } catch (err) {
         const e = err instanceof Error ? err : new Error(String(err));
-        if (t.abort.signal.aborted || (this.#state.status as string) === 'closed') t.resolve({ status: 'stopped', frames: t.frames });
+        if (t.abort.signal.aborted || (this.#state.status as string) === 'closed')
+          t.resolve({ status: 'stopped', frames: t.frames });
         else {
           t.reject(e);
           if (this.listenerCount('error') > 0) this.emit('error', e, t);

@@ -26,7 +26,11 @@ function countOggPackets(path: string): number {
 
 describe('parseFlags', () => {
   it('parses values, booleans, negations, numbers and positionals', () => {
-    const spec = { 'frame-ms': { type: 'number' as const, default: 20 }, stereo: { type: 'boolean' as const }, space: { type: 'string' as const, short: 's' } };
+    const spec = {
+      'frame-ms': { type: 'number' as const, default: 20 },
+      stereo: { type: 'boolean' as const },
+      space: { type: 'string' as const, short: 's' },
+    };
     const r = parseFlags(['a.ogg', '--frame-ms=40', '--stereo', '-s', 'S1', '--', '--not-a-flag'], spec);
     expect(r.flags).toEqual({ 'frame-ms': 40, stereo: true, space: 'S1' });
     expect(r.positionals).toEqual(['a.ogg', '--not-a-flag']);
@@ -73,7 +77,7 @@ describe('argon-voice play (embedded emulator)', () => {
 });
 
 describe('resolvePlatform', () => {
-  it('with ARGON_TOKEN uses ARGON_API_URL and finds the bot\'s first space and its first voice channel', async () => {
+  it("with ARGON_TOKEN uses ARGON_API_URL and finds the bot's first space and its first voice channel", async () => {
     const emu = await Emulator.start({ port: 0, audio: false });
     try {
       const io = captureIo({ ARGON_TOKEN: emu.bot.token, ARGON_API_URL: emu.apiUrl });
@@ -84,7 +88,12 @@ describe('resolvePlatform', () => {
       expect(ctx.channelId).toBe(emu.demo.voiceChannelId);
       await ctx.close();
       await ctx.close();
-      const io2 = captureIo({ ARGON_TOKEN: emu.bot.token, ARGON_API_URL: emu.apiUrl, ARGON_SPACE_ID: 'S-env', ARGON_CHANNEL_ID: 'C-env' });
+      const io2 = captureIo({
+        ARGON_TOKEN: emu.bot.token,
+        ARGON_API_URL: emu.apiUrl,
+        ARGON_SPACE_ID: 'S-env',
+        ARGON_CHANNEL_ID: 'C-env',
+      });
       const fromEnv = await resolvePlatform(io2);
       expect([fromEnv.spaceId, fromEnv.channelId]).toEqual(['S-env', 'C-env']);
       await fromEnv.close();
@@ -107,4 +116,3 @@ describe('resolvePlatform', () => {
     await expect(ctx.rest.botSelf.getMe({ timeoutMs: 2000 })).rejects.toBeDefined();
   });
 });
-

@@ -7,7 +7,11 @@ function drive(
   s: FrameSchedule,
   clock: ManualClock,
   untilMs: number,
-  opts: { queued?: () => number; oversleep?: (i: number) => number; onDecision?: (d: ScheduleDecision, now: number) => void } = {},
+  opts: {
+    queued?: () => number;
+    oversleep?: (i: number) => number;
+    onDecision?: (d: ScheduleDecision, now: number) => void;
+  } = {},
 ) {
   const sends: { slot: number; at: number; due: number }[] = [];
   let skipped = 0;
@@ -123,17 +127,20 @@ describe('FrameSchedule', () => {
     expect(sends.map((x) => x.slot)).toEqual(sends.map((_, k) => k));
   });
 
-  it.each<LatePolicy>(['skip', 'burst'])('%s: an underrun without filler consumes the slot (gap, timeline kept)', (policy) => {
-    const clock = new ManualClock(0);
-    const s = new FrameSchedule({ frameDurationMs: 20, latePolicy: policy });
-    s.start(0);
-    expect(s.next(0, 1).action).toBe('send');
-    clock.advance(20);
-    const d = s.next(20, 0);
-    expect(d).toMatchObject({ action: 'underrun', slot: 1, consumed: true, waitMs: 20 });
-    clock.advance(5);
-    expect(s.next(25, 1)).toMatchObject({ action: 'wait', slot: 2, dueMs: 40 });
-  });
+  it.each<LatePolicy>(['skip', 'burst'])(
+    '%s: an underrun without filler consumes the slot (gap, timeline kept)',
+    (policy) => {
+      const clock = new ManualClock(0);
+      const s = new FrameSchedule({ frameDurationMs: 20, latePolicy: policy });
+      s.start(0);
+      expect(s.next(0, 1).action).toBe('send');
+      clock.advance(20);
+      const d = s.next(20, 0);
+      expect(d).toMatchObject({ action: 'underrun', slot: 1, consumed: true, waitMs: 20 });
+      clock.advance(5);
+      expect(s.next(25, 1)).toMatchObject({ action: 'wait', slot: 2, dueMs: 40 });
+    },
+  );
 
   it('stretch: an underrun waits for data and resumes the timeline from it (not counted late)', () => {
     const s = new FrameSchedule({ frameDurationMs: 20, latePolicy: 'stretch' });

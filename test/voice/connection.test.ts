@@ -20,7 +20,14 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
 
 describe('gateway URL', () => {
   it('appends the path to the base and encodes the session format (§1.2)', () => {
-    const u = new URL(buildAudioUrl('ws://h:12880', 'connect', { stereo: true, frameDurationMs: 40, trackName: 'music', metadata: 'x y' }));
+    const u = new URL(
+      buildAudioUrl('ws://h:12880', 'connect', {
+        stereo: true,
+        frameDurationMs: 40,
+        trackName: 'music',
+        metadata: 'x y',
+      }),
+    );
     expect(u.pathname).toBe('/audio/connect');
     expect(u.searchParams.get('stereo')).toBe('true');
     expect(u.searchParams.get('frame_duration_ms')).toBe('40');
@@ -50,7 +57,13 @@ describe('VoiceConnection against the emulator', () => {
     await emu.close();
   });
   const open = (extra: Partial<ConstructorParameters<typeof VoiceConnection>[0]> = {}) => {
-    const c = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0, ...extra });
+    const c = new VoiceConnection({
+      rest,
+      spaceId: emu.demo.spaceId,
+      channelId: emu.demo.voiceChannelId,
+      pingIntervalMs: 0,
+      ...extra,
+    });
     conns.push(c);
     return c;
   };
@@ -72,7 +85,12 @@ describe('VoiceConnection against the emulator', () => {
     expect(c.queuedFrames).toBe(c.pacer.queueFrames);
     await c.ready({ timeoutMs: 5000 });
     await producer;
-    await until(() => published().filter((f) => seqOf(f.data) >= 0).length === N, `all frames published: ${published().map((f) => seqOf(f.data)).join(',')} m=${JSON.stringify(c.pacer.metrics)}`);
+    await until(
+      () => published().filter((f) => seqOf(f.data) >= 0).length === N,
+      `all frames published: ${published()
+        .map((f) => seqOf(f.data))
+        .join(',')} m=${JSON.stringify(c.pacer.metrics)}`,
+    );
     const frames = published();
     expect(frames.slice(0, 3).every((f) => isSilence(f.data))).toBe(true);
     expect(frames.slice(3).map((f) => seqOf(f.data))).toEqual([...Array(N).keys()]);
@@ -101,7 +119,8 @@ describe('VoiceConnection against the emulator', () => {
       else if (r < 0.5) f = new Uint8Array(0);
       else if (r < 0.6) f = Uint8Array.from([0xf8]);
       else if (r < 0.7) f = new Uint8Array(4000).fill(0xf8);
-      else if (r < 0.8) f = Uint8Array.from([0xfb, 0x01, 0x02]); // code 3 without a valid count
+      else if (r < 0.8)
+        f = Uint8Array.from([0xfb, 0x01, 0x02]); // code 3 without a valid count
       else f = Uint8Array.from({ length: 1 + Math.floor(rnd() * 60) }, () => Math.floor(rnd() * 256));
       if (isGatewaySafe(f, 20)) valid++;
       else invalid++;
@@ -116,7 +135,12 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('reconnects with a new token after a drop without close frame and resumes where it was', async () => {
-    const c = open({ prerollMs: 0, keepalive: false, reconnect: { baseMs: 20, capMs: 50 }, pacer: { latePolicy: 'burst' } });
+    const c = open({
+      prerollMs: 0,
+      keepalive: false,
+      reconnect: { baseMs: 20, capMs: 50 },
+      pacer: { latePolicy: 'burst' },
+    });
     const tokens: string[] = [];
     c.on('token', (t) => tokens.push(t.reason));
     await c.ready({ timeoutMs: 5000 });
@@ -129,8 +153,13 @@ describe('VoiceConnection against the emulator', () => {
       }
     })();
     await producer;
-    await until(() => published().filter((f) => seqOf(f.data) >= 0).length >= N - 8 && seqOf(published().at(-1)!.data) === N - 1, 'frames after reconnect');
-    const seqs = published().map((f) => seqOf(f.data)).filter((s) => s >= 0);
+    await until(
+      () => published().filter((f) => seqOf(f.data) >= 0).length >= N - 8 && seqOf(published().at(-1)!.data) === N - 1,
+      'frames after reconnect',
+    );
+    const seqs = published()
+      .map((f) => seqOf(f.data))
+      .filter((s) => s >= 0);
     // In order, no duplicates; at most the few frames in flight at the drop are lost.
     for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
     expect(seqs.length).toBeGreaterThanOrEqual(N - 8);
@@ -169,7 +198,12 @@ describe('VoiceConnection against the emulator', () => {
     expect(seen).toContain('reconnecting');
     await ok.close();
     emu.faults.audio({ kind: 'refuse-upgrade', status: 403, body: 'token verification failed', times: 5 });
-    const bad = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0 });
+    const bad = new VoiceConnection({
+      rest,
+      spaceId: emu.demo.spaceId,
+      channelId: emu.demo.voiceChannelId,
+      pingIntervalMs: 0,
+    });
     conns.push(bad);
     await expect(bad.ready({ timeoutMs: 5000 })).rejects.toMatchObject({ code: 'ARGON_VOICE_CLOSED' });
     const st = bad.state as Extract<VoiceConnectionState, { status: 'closed' }>;
@@ -197,7 +231,13 @@ describe('VoiceConnection against the emulator', () => {
       await new Promise((r) => setTimeout(r, 1200));
       expect(states).not.toContain('reconnecting');
       await alive.close();
-      const quiet = new VoiceConnection({ rest: strictRest, ...where, pingIntervalMs: 0, keepalive: false, reconnect: false });
+      const quiet = new VoiceConnection({
+        rest: strictRest,
+        ...where,
+        pingIntervalMs: 0,
+        keepalive: false,
+        reconnect: false,
+      });
       await quiet.ready({ timeoutMs: 5000 });
       await expect(quiet.waitFor('closed', { timeoutMs: 5000 })).resolves.toMatchObject({ status: 'closed' });
       expect((quiet.state as { reason?: Error }).reason).toMatchObject({ code: 'ARGON_VOICE_TRANSPORT' });
@@ -208,10 +248,16 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('leaves no open handles after repeated connect/close cycles', async () => {
-    const count = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'MessagePort').length;
+    const count = () =>
+      process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'MessagePort').length;
     const before = count();
     for (let i = 0; i < 4; i++) {
-      const c = new VoiceConnection({ rest, spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId, pingIntervalMs: 0 });
+      const c = new VoiceConnection({
+        rest,
+        spaceId: emu.demo.spaceId,
+        channelId: emu.demo.voiceChannelId,
+        pingIntervalMs: 0,
+      });
       await c.ready({ timeoutMs: 5000 });
       await c.sendFrame(audio(i));
       await c.close();
@@ -226,7 +272,11 @@ describe('VoiceConnection against the emulator', () => {
     await c.ready({ timeoutMs: 5000 });
     for (let i = 0; i < 15; i++) await c.sendFrame(audio(i), { timeoutMs: 5000 });
     await until(() => published().filter((f) => seqOf(f.data) >= 0).length === 15, 'main-mode frames');
-    expect(published().map((f) => seqOf(f.data)).join(',')).toBe([...Array(15).keys()].join(','));
+    expect(
+      published()
+        .map((f) => seqOf(f.data))
+        .join(','),
+    ).toBe([...Array(15).keys()].join(','));
   });
 
   it('detects a dead socket (no pong) and reconnects', async () => {
@@ -238,7 +288,10 @@ describe('VoiceConnection against the emulator', () => {
       if (n.status === 'reconnecting') reasons.push(n.reason.message);
     });
     emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 3000 });
-    await until(() => c.state.status === 'ready' && (c.state as { sessionId: string }).sessionId !== first, 'reconnected after a dead socket');
+    await until(
+      () => c.state.status === 'ready' && (c.state as { sessionId: string }).sessionId !== first,
+      'reconnected after a dead socket',
+    );
     expect(reasons.some((r) => /pong timeout/.test(r))).toBe(true);
   });
 });

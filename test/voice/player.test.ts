@@ -15,7 +15,14 @@ const opus = (track: number, i: number) => Uint8Array.from([0xf8, 0x01, track, i
 function fakeSource(frames: Array<Uint8Array | Int16Array>, info: Partial<AudioSourceInfo> = {}) {
   let closed = false;
   const src = {
-    info: { kind: 'ogg', format: 'opus', channels: 1, frameDurationMs: 20, passthrough: true, ...info } as AudioSourceInfo,
+    info: {
+      kind: 'ogg',
+      format: 'opus',
+      channels: 1,
+      frameDurationMs: 20,
+      passthrough: true,
+      ...info,
+    } as AudioSourceInfo,
     stats: { framesYielded: 0, framesProduced: 0, invalidDropped: 0, bytesIn: 0, maxBuffered: 0 },
     get closed() {
       return closed;
@@ -75,7 +82,9 @@ describe('AudioPlayer', () => {
     expect(await a.playout).toEqual({ status: 'finished', frames: 3 });
     expect(await player.waitForPlayout(b, { timeoutMs: 2000 })).toEqual({ status: 'finished', frames: 2 });
     await tick();
-    expect(sink.sent.map((f) => Array.from(f))).toEqual([...[0, 1, 2].map((i) => opus(1, i)), ...[0, 1].map((i) => opus(2, i))].map((f) => Array.from(f)));
+    expect(sink.sent.map((f) => Array.from(f))).toEqual(
+      [...[0, 1, 2].map((i) => opus(1, i)), ...[0, 1].map((i) => opus(2, i))].map((f) => Array.from(f)),
+    );
     expect(events).toEqual(['playing:a', 'playing:b', 'idle']);
     await player.close();
     await player.close();
@@ -85,7 +94,8 @@ describe('AudioPlayer', () => {
   it('applies volume to PCM sources only (encoded on the producer side)', async () => {
     const sink = fakeSink();
     const player = new AudioPlayer(sink, { volume: 0 });
-    const pcm = () => Int16Array.from({ length: 960 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
+    const pcm = () =>
+      Int16Array.from({ length: 960 }, (_, i) => Math.round(8000 * Math.sin((2 * Math.PI * 440 * i) / 48000)));
     const t = player.play(fakeSource([pcm(), pcm(), pcm()], { format: 'pcm', kind: 'pcm', passthrough: false }));
     await t.playout;
     expect(sink.sent).toHaveLength(3);

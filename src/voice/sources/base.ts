@@ -413,7 +413,9 @@ export function byteIterator(input: ByteInput): { iterator: AsyncIterator<Uint8A
           // The input itself failed (a file read error, a stream that broke): an I/O error, with
           // the original as cause, the same way the ffmpeg path reports it.
           if (err instanceof ArgonVoiceError) throw err;
-          throw new IoError(`reading the audio input failed: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+          throw new IoError(`reading the audio input failed: ${(err as Error)?.message ?? String(err)}`, {
+            cause: err,
+          });
         }
         if (!r.done && !(r.value instanceof Uint8Array)) {
           throw new InvalidInputError(`input chunks must be Uint8Array, got ${typeof r.value}`);
