@@ -32,7 +32,7 @@ import { RestClient } from '../rest/client.js';
 import { parseJson } from '../rest/json.js';
 import { type RouteDef, route } from '../rest/routes.js';
 import type { RawEventStreamResponse } from '../rest/types.js';
-import { backoffDelay, sleep } from '../util/abort.js';
+import { backoffDelay, sleep, type WaitOptions, withDeadline } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { EVENT_INTENT, Intents } from './intents.js';
@@ -255,21 +255,32 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
 
   /**
    * Starts connecting (idempotent) and resolves with the first `ready` payload.
+   *
+   * The wait has a deadline (`timeoutMs`, default 60 s) and honours `signal`; when either ends it,
+   * only this wait is given up: the stream keeps connecting in the background until `close()`.
    * @throws {@link HttpError} on a fatal answer (401 bad token, 400 bad intents), {@link ClosedError}
-   *   if the stream is closed first.
+   *   if the stream is closed first, {@link TimeoutError} / {@link AbortError} as above.
    */
-  start(): Promise<ReadyEvent> {
+  start(options: WaitOptions = {}): Promise<ReadyEvent> {
     if (this.#state.status === 'closed') {
       return Promise.reject(this.#fatal ?? new ClosedError('the event stream is closed'));
     }
-    const p = new Promise<ReadyEvent>((resolve, reject) => this.#readyWaiters.push({ resolve, reject }));
-    if (this.#state.status === 'open' && this.#state.ready) {
-      const ready = this.#state.ready;
-      this.#readyWaiters.pop();
-      return Promise.resolve(ready);
-    }
+    if (this.#state.status === 'open' && this.#state.ready) return Promise.resolve(this.#state.ready);
+    let waiter: { resolve: (r: ReadyEvent) => void; reject: (e: Error) => void } | undefined;
+    const p = new Promise<ReadyEvent>((resolve, reject) => {
+      waiter = { resolve, reject };
+      this.#readyWaiters.push(waiter);
+    });
     this.#loop ??= this.#run();
-    return p;
+    return withDeadline(p, "waiting for the event stream's ready event", {
+      signal: options.signal,
+      timeoutMs: options.timeoutMs ?? 60_000,
+      clock: this.#clock,
+      onCancel: () => {
+        const i = waiter ? this.#readyWaiters.indexOf(waiter) : -1;
+        if (i >= 0) this.#readyWaiters.splice(i, 1);
+      },
+    });
   }
 
   /** Drops the current connection and connects again (e.g. when the app suspects a zombie). */

@@ -379,3 +379,31 @@ describe('EventStream: known events whose data is not a JSON object (regression)
     expect(stream.stats.duplicates).toBe(0);
   });
 });
+
+describe('EventStream.start() deadline', () => {
+  it('a server that never sends ready: start() rejects at its deadline, the stream keeps trying until close()', async () => {
+    const { conns, clock, stream: s } = await setup({}, () => true);
+    const started = s.start({ timeoutMs: 5_000 });
+    await until(() => conns.length === 1, 'connected');
+    clock.advance(4_999);
+    let settled = false;
+    started.catch(() => undefined).finally(() => (settled = true));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toBe(false);
+    clock.advance(1);
+    await expect(started).rejects.toBeInstanceOf(TimeoutError);
+    expect(s.state.status).not.toBe('closed');
+    // A later ready still reaches a new start() call.
+    const again = s.start({ timeoutMs: 5_000 });
+    conns[0]!.write(READY);
+    await expect(again).resolves.toMatchObject({ intents: 12253 });
+  });
+
+  it('an aborted signal ends only the wait', async () => {
+    const { stream: s } = await setup({}, () => true);
+    const ac = new AbortController();
+    const started = s.start({ signal: ac.signal });
+    ac.abort();
+    await expect(started).rejects.toMatchObject({ code: 'ARGON_VOICE_ABORTED' });
+  });
+});
