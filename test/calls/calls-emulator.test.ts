@@ -210,7 +210,7 @@ describe('policies over ICalls', () => {
 });
 
 describe('ICalls rate limit (20/min per bot)', () => {
-  it('an Accept waiting for a rate-limit permit fails at the Accept deadline instead of ringing out', async () => {
+  it('an Accept that cannot get a rate-limit permit in time fails fast (RateLimitError) instead of ringing out', async () => {
     const creds = emu.createBot({ verified: true });
     // A client-side window of one ICalls request: the second request must wait for a permit.
     const rest = new RestClient({
@@ -229,7 +229,9 @@ describe('ICalls rate limit (20/min per bot)', () => {
     await first.accepted;
     const second = emu.placeCall({ fromUserId: newUser('second'), toBotUserId: creds.userId });
     await expect.poll(() => ended).toEqual(['accept-failed']);
-    expect(errors.map((e) => e.name)).toEqual(['TimeoutError']);
+    // The limiter knows the next ICalls permit is ~60 s away, past the 300 ms Accept deadline, so
+    // the request is refused before it is sent rather than after waiting out the deadline.
+    expect(errors.map((e) => e.name)).toEqual(['RateLimitError']);
     expect(second.state).toBe('ringing');
     second.hangUp();
     await manager.close();
