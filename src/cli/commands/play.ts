@@ -15,6 +15,7 @@ import { AudioPlayer } from '../../voice/player.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../main.js';
 import { describeError } from '../main.js';
+import { startProgress } from '../progress.js';
 
 const HELP = `Usage: argon-voice play <file|url> [options]
 
@@ -126,7 +127,12 @@ export const command: CliCommand = {
       });
       closed.catch(() => undefined);
       aborted.catch(() => undefined);
-      const result = await Promise.race([track.playout, closed, aborted]);
+      const startedAt = performance.now();
+      const progress = startProgress(io, () => {
+        const m = conn!.metrics;
+        return `playing ${input}: ${((performance.now() - startedAt) / 1000).toFixed(1)} s, ${m.framesSent} frames sent, spacing p99 ${m.spacingP99Ms.toFixed(2)} ms, late ${m.framesLate}`;
+      });
+      const result = await Promise.race([track.playout, closed, aborted]).finally(() => progress.stop());
       if (result.status !== 'finished') throw new Error('playback was stopped before the end');
       const m = await conn.pacer.refreshMetrics();
       const seconds = (result.frames * frameMs) / 1000;

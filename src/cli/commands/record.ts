@@ -16,6 +16,7 @@ import { VoiceReceiver } from '../../voice/receiver.js';
 import { Recorder } from '../../voice/recorder.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../main.js';
+import { startProgress } from '../progress.js';
 
 const HELP = [
   'Usage: argon-voice record [--space ID] [--channel ID] --user ID [--user ID ...] --out DIR [--duration S]',
@@ -146,6 +147,13 @@ export const command: CliCommand = {
       io.stdout.write(`recording ${users.join(', ')} in ${where.spaceId}/${where.channelId} to ${out}\n`);
 
       // Run until --duration or the signal (SIGINT/SIGTERM abort io.signal).
+      const recStart = performance.now();
+      const progress = startProgress(io, () => {
+        const per = [...receiver.streams.values()].map(
+          (s) => `${s.userId.slice(0, 8)}: ${s.speaking ? 'speaking' : 'quiet'}`,
+        );
+        return `recording ${((performance.now() - recStart) / 1000).toFixed(1)} s${duration ? ` of ${duration} s` : ''} — ${per.join(', ')}`;
+      });
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) return resolve();
         const onAbort = () => {
@@ -162,6 +170,7 @@ export const command: CliCommand = {
             : undefined;
       });
 
+      progress.stop();
       const summary = await recorder.stop();
       await receiver.close();
       let failed = false;
