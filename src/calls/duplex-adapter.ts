@@ -200,7 +200,7 @@ export class CallRecording {
       if (info) parts.push(mux.write(f, info.samples));
     }
     parts.push(mux.end());
-    return concatBytes(parts);
+    return Buffer.concat(parts);
   }
 
   /**
@@ -269,18 +269,6 @@ export function opusFramesSource(
     },
     {},
   );
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 // ───────────────────────────── the call session ─────────────────────────────
