@@ -4,52 +4,16 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import type { Dispatcher } from 'undici';
-import type { Clock } from '../util/clock.js';
-import { DispatchCore, type DispatchStats } from './dispatch.js';
-import type { RateLimiter } from './rate-limiter.js';
+import { DispatchCore, type DispatchCoreOptions, type DispatchStats } from './dispatch.js';
 import { type RouteDef, route } from './routes.js';
 import type * as T from './types.js';
 
 /** Options of a {@link RestClient}. */
-export interface RestClientOptions {
-  /** Bot token `<32 hex>:<secret>`. Registered as a secret: it never appears in errors or logs. */
-  token: string;
-  /**
-   * API base. Default `process.env.ARGON_API_URL ?? 'https://gateway.argon.zone'`. The public gateway
-   * has no `/api/bot` prefix; a self-hosted server or the emulator may be given with or without it
-   * (`http://127.0.0.1:PORT` or `http://127.0.0.1:PORT/api/bot`): routes are appended as
-   * `/{Interface}/v{N}/{Method}` either way.
-   */
-  baseUrl?: string | undefined;
-  /** User-Agent header. */
-  userAgent?: string | undefined;
-  /** Deadline of each HTTP attempt in ms (default 15 000). A per-call `timeoutMs` replaces it and bounds the whole call. */
-  timeoutMs?: number | undefined;
-  /** Retries after network errors, timeouts and 5xx on routes safe to retry (default 3). */
-  retries?: number | undefined;
-  /** 429s retried per call before a `RateLimitError` (default 5). */
-  rateLimitRetries?: number | undefined;
-  /**
-   * Longest a call waits for a client-side rate-limit permit (bucket window and the 10-request
-   * concurrency cap) before it rejects with a `RateLimitError` (`status` 429, `retryAfterMs` = when
-   * the limiter expects the next permit; nothing was sent). A call fails at once when the limiter
-   * already knows its next permit is further away. Default: no limit, so a burst queues and drains
-   * at the full rate; a per-call `timeoutMs` bounds the wait in any case.
-   */
-  maxRateLimitWaitMs?: number | undefined;
-  /** Time source for the limiter, timeouts and backoff (default: system clock). */
-  clock?: Clock | undefined;
-  /** Jitter source in [0,1) for backoff (default Math.random). `randomId`s always use crypto. */
-  random?: (() => number) | undefined;
-  /** undici Dispatcher to use instead of an owned Agent (not closed by `close()`). */
-  dispatcher?: Dispatcher | undefined;
-  /**
-   * Rate limiter to use. Default: one shared by every client of the same token and clock in this
-   * process (the server counts per bot, so they must share).
-   */
-  limiter?: RateLimiter | undefined;
-}
+/**
+ * Options of {@link RestClient}: the same as the dispatch core's, which does the work
+ * (see {@link DispatchCoreOptions} for each field).
+ */
+export type RestClientOptions = DispatchCoreOptions;
 
 type O = T.CallOptions;
 
