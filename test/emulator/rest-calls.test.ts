@@ -3,39 +3,16 @@
  * check order, tokens (TTL, identity, room), the caller joining `call_<hex>`, Reject as hang-up,
  * and an Accept token opening `/audio/duplex` on the gateway.
  */
-import { request } from 'node:http';
 import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Emulator, parseJson, stringifyJson } from '../../src/emulator/index.js';
+import { Emulator } from '../../src/emulator/index.js';
+import { type RawResponse, rawHttp } from './helpers/raw-http.js';
 
 let emu: Emulator;
 
-function http(
-  method: string,
-  path: string,
-  body: unknown,
-  token = emu.bot.token,
-): Promise<{ status: number; text: string; json: any }> {
-  const u = new URL(emu.apiUrl);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bot ${token}` };
-    const text = body === undefined ? undefined : stringifyJson(body);
-    if (text !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(text));
-    }
-    const req = request({ host: u.hostname, port: u.port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, text: t, json: t ? parseJson(t) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+function http(method: string, path: string, body: unknown, token = emu.bot.token): Promise<RawResponse> {
+  return rawHttp(emu.apiUrl, method, path, body, token);
 }
 
 beforeAll(async () => {

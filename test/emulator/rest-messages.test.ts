@@ -5,37 +5,14 @@
 import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
-import { Emulator, parseJson, stringifyJson } from '../../src/emulator/index.js';
-
-interface RawResponse {
-  status: number;
-  text: string;
-  json: any;
-}
+import { Emulator } from '../../src/emulator/index.js';
+import { type RawResponse, rawHttp } from './helpers/raw-http.js';
 
 let clock: ManualClock;
 let emu: Emulator;
 
 function http(method: string, path: string, body?: unknown, token = emu.bot.token): Promise<RawResponse> {
-  const u = new URL(emu.apiUrl);
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { authorization: `Bot ${token}` };
-    const text = body === undefined ? undefined : typeof body === 'string' ? body : stringifyJson(body);
-    if (text !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = String(Buffer.byteLength(text));
-    }
-    const req = request({ host: u.hostname, port: u.port, method, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t = Buffer.concat(chunks).toString('utf8');
-        resolve({ status: res.statusCode ?? 0, text: t, json: t ? parseJson(t) : undefined });
-      });
-    });
-    req.on('error', reject);
-    req.end(text);
-  });
+  return rawHttp(emu.apiUrl, method, path, body, token);
 }
 
 async function until(pred: () => boolean, what: string): Promise<void> {
