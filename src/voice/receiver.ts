@@ -158,15 +158,14 @@ export class UserAudioStream<T extends ReceivedOpusFrame | ReceivedPcmFrame = Re
   /**
    * @internal Plays out everything still buffered, on a virtual clock running from `nowMs` in
    * `tickMs` steps (at most `maxMs`). A recorder calls this at stop so that audio which arrived
-   * but had not reached its playout time yet is written, not lost. Returns the time advanced.
+   * but had not reached its playout time yet is written, not lost.
    */
-  drain(nowMs: number, tickMs: number, maxMs = 15_000): number {
+  drain(nowMs: number, tickMs: number, maxMs = 15_000): void {
     let t = nowMs;
     while (!this.#ended && this.jitter.bufferedMs > 0 && t - nowMs < maxMs) {
       t += tickMs;
       this.tick(t, tickMs);
     }
-    return t - nowMs;
   }
 
   /** @internal One playout tick. */

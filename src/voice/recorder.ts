@@ -470,7 +470,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     this.#draining = true;
     for (const t of this.#tracks.values()) t.stream.drain(now, receiver.tickMs);
     this.#draining = false;
-    const stopAt = Math.round((now - this.#startMs) * 48);
+    const stopAt = this.#position(now);
     // Every track ends at the same sample: the stop time, or later if a jitter buffer handed a
     // track packets past it (two in one tick) — tracks are never trimmed, so the others are padded.
     // Positions are whole 2.5 ms units (120 samples), the smallest Opus frame.
