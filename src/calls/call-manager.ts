@@ -16,7 +16,7 @@
  * @packageDocumentation
  */
 import { ArgonVoiceError, ClosedError, HttpError, TimeoutError } from '../errors.js';
-import { withDeadline, type WaitOptions } from '../util/abort.js';
+import { sleep, type WaitOptions, withDeadline } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { waitForStatus } from '../util/state.js';
@@ -299,13 +299,8 @@ export class CallManager<S extends CallSession = CallSession> extends TypedEmitt
         return;
       }
       if (decision.delayMs) {
-        await new Promise<void>((resolve) => {
-          const t = clock.setTimeout(resolve, decision.delayMs!);
-          call.signal.addEventListener('abort', () => {
-            clock.clearTimeout(t);
-            resolve();
-          });
-        });
+        // The call ending while it rings aborts the wait; the check below then returns.
+        await sleep(decision.delayMs, { signal: call.signal, clock }).catch(() => {});
         if (ended(call)) return;
       }
       let acceptance: CallAcceptance;
