@@ -316,7 +316,18 @@ async function bench4(gw: Gateway, seconds: number, counts: number[]) {
     }
     // Independent streams have independent phases: spread the starts over one frame period.
     await Promise.all(
-      pacers.map((p, i) => new Promise<void>((r) => setTimeout(() => (p.start(), r()), (i * FRAME) / n))),
+      pacers.map(
+        (p, i) =>
+          new Promise<void>((r) =>
+            setTimeout(
+              () => {
+                p.start();
+                r();
+              },
+              (i * FRAME) / n,
+            ),
+          ),
+      ),
     );
     await sleep(500);
     await gw.clear();

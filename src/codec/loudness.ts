@@ -336,6 +336,6 @@ function gainS16(frame: Int16Array, gain: number): void {
   if (gain === 1) return;
   for (let i = 0; i < frame.length; i++) {
     const v = Math.round(frame[i]! * gain);
-    frame[i] = v > 32767 ? 32767 : v < -32768 ? -32768 : v;
+    frame[i] = Math.min(Math.max(v, -32768), 32767);
   }
 }

@@ -19,7 +19,7 @@ const S16_MIN = -32768;
 
 function clampS16(v: number): number {
   // Int16Array stores ToInt16(v), which wraps 32768 to −32768; saturate instead.
-  return v > S16_MAX ? S16_MAX : v < S16_MIN ? S16_MIN : v;
+  return Math.min(Math.max(v, S16_MIN), S16_MAX);
 }
 
 /**
@@ -111,7 +111,7 @@ export function mixInto<T extends PcmArray>(out: T, inputs: readonly T[], option
         y = sum < 0 ? -c : c;
       }
     } else {
-      y = sum > scale ? scale : sum < -scale ? -scale : sum;
+      y = Math.min(Math.max(sum, -scale), scale);
     }
     out[i] = isF32 ? y : clampS16(Math.round(y));
   }

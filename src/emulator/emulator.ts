@@ -435,7 +435,7 @@ export class Emulator {
   ): bigint {
     if (!this.core.state.users.has(userId)) throw new InvalidInputError(`unknown user ${userId}`);
     const ch = this.core.state.channels.get(channelId);
-    if (!ch || ch.type !== 0) throw new InvalidInputError('not a text channel');
+    if (ch?.type !== 0) throw new InvalidInputError('not a text channel');
     return this.core.postMessage({
       senderId: userId,
       channelId,
@@ -567,7 +567,7 @@ export class Emulator {
   submitModal(userId: string, modalInteractionId: string, values: Record<string, string>): void {
     const rec = this.core.peekInteraction(modalInteractionId);
     const u = this.core.state.users.get(userId);
-    if (!rec || rec.kind !== 'modal' || !u) throw new InvalidInputError('modal interaction unknown or expired');
+    if (rec?.kind !== 'modal' || !u) throw new InvalidInputError('modal interaction unknown or expired');
     this.core.state.interactions.delete(modalInteractionId);
     this.core.hub.publishSpace(rec.spaceId, 'modalSubmit', {
       interactionId: newGuid(),

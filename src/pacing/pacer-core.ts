@@ -261,7 +261,18 @@ interface WsLike {
   ping(): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
-  on(event: string, fn: (...args: any[]) => void): void;
+  on(event: 'open' | 'pong', fn: () => void): void;
+  on(event: 'message', fn: (data: unknown, isBinary: boolean) => void): void;
+  on(event: 'unexpected-response', fn: (req: unknown, res: UpgradeResponseLike) => void): void;
+  on(event: 'error', fn: (err: Error) => void): void;
+  on(event: 'close', fn: (code: number, reason: Buffer) => void): void;
+}
+
+/** Minimal slice of the `http.IncomingMessage` of a refused upgrade (`unexpected-response`). */
+interface UpgradeResponseLike {
+  statusCode?: number | undefined;
+  on(event: 'data', fn: (chunk: Buffer) => void): void;
+  on(event: 'end' | 'error', fn: () => void): void;
 }
 
 /**
@@ -315,7 +326,7 @@ export class SocketLink {
       if (this.#pongDeadline !== undefined) clearTimeout(this.#pongDeadline);
       this.#pongDeadline = undefined;
     });
-    ws.on('unexpected-response', (_req: unknown, res: any) => {
+    ws.on('unexpected-response', (_req: unknown, res: UpgradeResponseLike) => {
       const chunks: Buffer[] = [];
       const status = Number(res.statusCode);
       res.on('data', (c: Buffer) => chunks.push(c));

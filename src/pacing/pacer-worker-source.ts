@@ -13,8 +13,15 @@
  * ```
  * @packageDocumentation
  */
-import { PacerStream, SocketLink } from './pacer-core.js';
-import { FrameSchedule } from './schedule.js';
+import type { NativeAddon } from '../codec/native.js';
+import {
+  PacerStream,
+  type PacerStreamCounters,
+  type SocketEvent,
+  SocketLink,
+  type SocketLinkOptions,
+} from './pacer-core.js';
+import { FrameSchedule, type FrameScheduleOptions } from './schedule.js';
 
 /** Data handed to the worker. */
 export interface PacerWorkerData {
@@ -30,6 +37,28 @@ export interface PacerWorkerData {
   metricsIntervalMs: number;
 }
 
+/** Messages from the main thread to the pacer thread (structured-cloned; `frame` data is transferred). */
+export type PacerWorkerRequest =
+  | { t: 'add'; id: number; schedule: FrameScheduleOptions; capacity: number }
+  | { t: 'frame'; id: number; data: Uint8Array }
+  | { t: 'filler'; id: number; data: Uint8Array | null }
+  | { t: 'start'; id: number; preroll: number }
+  | { t: 'stop' | 'clear' | 'remove'; id: number }
+  | { t: 'connect'; id: number; link: SocketLinkOptions }
+  | { t: 'disconnect'; id: number; code: number; terminate: boolean }
+  | { t: 'metrics'; id: number; req: number }
+  /** The only message without a stream id: ends the thread. */
+  | { t: 'exit'; id?: undefined };
+
+/** Messages from the pacer thread to the main thread. */
+export type PacerWorkerReply =
+  | { t: 'hello'; clock: 'native' | 'atomics'; realtime: boolean; realtimeError: string | undefined }
+  | { t: 'sock'; id: number; ev: SocketEvent }
+  /** `req` echoes a {@link PacerWorkerRequest} `metrics`; absent on the periodic snapshots. */
+  | { t: 'metrics'; id: number; req?: number; snap: PacerStreamCounters }
+  /** Stream `id` is gone and none of its messages follow: the id may be reused. */
+  | { t: 'removed'; id: number };
+
 /**
  * Entry point of the pacer thread. Must reference nothing but its parameters and globals.
  * @internal
@@ -39,7 +68,7 @@ export function pacerWorkerMain(
   PacerStreamCtor: typeof PacerStream,
   SocketLinkCtor: typeof SocketLink,
 ): void {
-  // biome-ignore lint: the worker runs as CommonJS eval code, where require is the loader.
+  // The worker runs as CommonJS eval code, where require is the loader.
   const wt = require('node:worker_threads');
   const { performance } = require('node:perf_hooks');
   const port = wt.parentPort;
@@ -50,13 +79,18 @@ export function pacerWorkerMain(
   const SPIN_WINDOW_MS = 2;
   const COALESCE_MS = 0.25;
 
-  let addon: any;
+  // Partial: whatever sits at nativePath is checked member by member before use.
+  let addon: Partial<NativeAddon> | undefined;
   try {
     if (data.nativePath) addon = require(data.nativePath);
   } catch {
     addon = undefined;
   }
-  const nativeSleep = addon && typeof addon.sleepUntilNs === 'function' && typeof addon.monotonicNs === 'function';
+  const nativeClock =
+    addon && typeof addon.sleepUntilNs === 'function' && typeof addon.monotonicNs === 'function'
+      ? (addon as Pick<NativeAddon, 'sleepUntilNs' | 'monotonicNs'>)
+      : undefined;
+  const nativeSleep = nativeClock !== undefined;
   let realtime = false;
   let realtimeError: string | undefined;
   if (data.realtimePriority) {
@@ -79,8 +113,8 @@ export function pacerWorkerMain(
   const preciseSleepUntil = (target: number): void => {
     let rest = target - now();
     if (rest <= 0) return;
-    if (nativeSleep) {
-      addon.sleepUntilNs(addon.monotonicNs() + BigInt(Math.round(rest * 1e6)));
+    if (nativeClock) {
+      nativeClock.sleepUntilNs(nativeClock.monotonicNs() + BigInt(Math.round(rest * 1e6)));
     } else if (rest > 0.25) {
       Atomics.wait(sleeper, 0, 0, rest - 0.2);
     }
@@ -100,7 +134,7 @@ export function pacerWorkerMain(
   let timer: ReturnType<typeof setTimeout> | undefined;
   let immediate = false;
 
-  const post = (msg: object, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
+  const post = (msg: PacerWorkerReply, transfer?: ArrayBuffer[]) => port.postMessage(msg, transfer);
   const publishConsumed = (id: number, e: Entry) => {
     if (Atomics.load(consumed, id) !== (e.stream.consumed | 0)) {
       Atomics.store(consumed, id, e.stream.consumed | 0);
@@ -142,8 +176,9 @@ export function pacerWorkerMain(
 
   post({ t: 'hello', clock: nativeSleep ? 'native' : 'atomics', realtime, realtimeError });
 
-  port.on('message', (m: any) => {
-    const e = streams.get(m.id);
+  port.on('message', (m: PacerWorkerRequest) => {
+    // `exit` has no id: get(undefined) is a plain miss, and that case does not read `e`.
+    const e = streams.get(m.id as number);
     switch (m.t) {
       case 'add': {
         const stream = new PacerStreamCtor(new FrameScheduleCtor(m.schedule), { capacity: m.capacity });
@@ -161,7 +196,7 @@ export function pacerWorkerMain(
         break;
       }
       case 'frame':
-        if (e && e.stream.push(m.data)) {
+        if (e?.stream.push(m.data)) {
           if (e.stream.schedule.started && e.stream.depth === 1) kick();
         } else if (e) {
           e.stream.consumed++; // overflow: counted as consumed so the producer's credit stays right

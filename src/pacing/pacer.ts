@@ -34,8 +34,13 @@ import {
   SocketLink,
   type SocketLinkOptions,
 } from './pacer-core.js';
-import { type PacerWorkerData, pacerWorkerSource } from './pacer-worker-source.js';
-import { FrameSchedule, type LatePolicy } from './schedule.js';
+import {
+  type PacerWorkerData,
+  type PacerWorkerReply,
+  type PacerWorkerRequest,
+  pacerWorkerSource,
+} from './pacer-worker-source.js';
+import { FrameSchedule, type FrameScheduleOptions, type LatePolicy } from './schedule.js';
 
 const MAX_STREAMS = 4096;
 
@@ -170,7 +175,7 @@ export class PacerThread {
     this.#hello = new Promise((r) => {
       this.#helloResolve = r;
     });
-    w.on('message', (m: any) => {
+    w.on('message', (m: PacerWorkerReply) => {
       // A retired worker (its last stream removed, a new one started since) may still post the
       // late events of its old streams; their ids may already belong to the new worker's streams.
       if (this.#worker !== w) return;
@@ -199,18 +204,18 @@ export class PacerThread {
   }
 
   /** @internal Registers a stream; returns its id. */
-  add(client: ThreadClient, schedule: object, capacity: number): number {
+  add(client: ThreadClient, schedule: FrameScheduleOptions, capacity: number): number {
     const w = this.#ensure();
     const id = this.#free.pop() ?? this.#nextId++;
     if (id >= MAX_STREAMS) throw new InvalidInputError(`a pacer thread holds at most ${MAX_STREAMS - 1} streams`);
     Atomics.store(this.#consumed, id, 0);
     this.#clients.set(id, client);
-    w.postMessage({ t: 'add', id, schedule, capacity });
+    w.postMessage({ t: 'add', id, schedule, capacity } satisfies PacerWorkerRequest);
     return id;
   }
 
   /** @internal */
-  post(msg: { t: string; id: number; [k: string]: unknown }, transfer?: ArrayBuffer[]): void {
+  post(msg: PacerWorkerRequest, transfer?: ArrayBuffer[]): void {
     if (this.#worker) {
       this.#worker.postMessage(msg, transfer as never);
       return;
@@ -246,7 +251,7 @@ export class PacerThread {
       // A new worker starts from a clean slate: every id is free again.
       this.#free.length = 0;
       this.#nextId = 1;
-      w.postMessage({ t: 'exit' });
+      w.postMessage({ t: 'exit' } satisfies PacerWorkerRequest);
       // The worker exits on its own once its port closes; terminate() guarantees no open handle.
       setTimeout(() => void w.terminate(), 200).unref();
     }
@@ -438,7 +443,7 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
    * `send` returns false when the frame could not be written.
    * @throws InvalidInputError in worker mode.
    */
-  attachSink(send: (frame: Uint8Array) => boolean | void): void {
+  attachSink(send: ((frame: Uint8Array) => boolean) | ((frame: Uint8Array) => void)): void {
     if (!this.#stream)
       throw new InvalidInputError('attachSink() needs mode: "main"; worker mode sends on its own socket');
     this.#sink = (f) => send(f) !== false;

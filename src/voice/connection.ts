@@ -151,7 +151,7 @@ function jwtExpiryMs(token: string): number | undefined {
   }
 }
 
-const active = new Map<string, PublishSession<any>>();
+const active = new Map<string, PublishSession>();
 
 /** A token and the gateway base it is for. */
 export interface GatewayGrant {

@@ -9,16 +9,11 @@ import WebSocket from 'ws';
 import { command } from '../../src/cli/commands/emulator.js';
 import { Emulator, parseJson, stringifyJson } from '../../src/emulator/index.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { until } from '../helpers/until.js';
+import type { StreamTokenGrant } from '../../src/voice/connection.js';
 
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-function post(emu: Emulator, path: string, body: unknown): Promise<any> {
+/** POSTs `body` as the bot; resolves with the parsed JSON response, which the caller asserts is a `T`. */
+function post<T>(emu: Emulator, path: string, body: unknown): Promise<T> {
   const u = new URL(emu.apiUrl);
   const text = stringifyJson(body);
   return new Promise((resolve, reject) => {
@@ -38,7 +33,7 @@ function post(emu: Emulator, path: string, body: unknown): Promise<any> {
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve(parseJson(Buffer.concat(chunks).toString('utf8'))));
+        res.on('end', () => resolve(parseJson(Buffer.concat(chunks).toString('utf8')) as T));
       },
     );
     req.on('error', reject);
@@ -104,7 +99,7 @@ describe('Emulator', () => {
       );
       p.leave();
       await until(() => s.text().includes('event: voiceLeave'), 'voiceLeave');
-      const tok = await post(emu, '/api/bot/IVoice/v1/StreamToken', {
+      const tok = await post<StreamTokenGrant>(emu, '/api/bot/IVoice/v1/StreamToken', {
         spaceId: emu.demo.spaceId,
         channelId: emu.demo.voiceChannelId,
       });

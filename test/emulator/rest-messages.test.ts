@@ -7,20 +7,13 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { type RawResponse, rawHttp } from './helpers/raw-http.js';
+import { until } from '../helpers/until.js';
 
 let clock: ManualClock;
 let emu: Emulator;
 
 function http(method: string, path: string, body?: unknown, token = emu.bot.token): Promise<RawResponse> {
   return rawHttp(emu.apiUrl, method, path, body, token);
-}
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 beforeEach(async () => {

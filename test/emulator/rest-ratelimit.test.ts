@@ -7,6 +7,7 @@ import { request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
 import { Emulator } from '../../src/emulator/index.js';
+import { until } from '../helpers/until.js';
 
 interface RawResponse {
   status: number;
@@ -33,14 +34,6 @@ function http(base: string, method: string, path: string, token?: string, body?:
     req.on('error', reject);
     req.end(body);
   });
-}
-
-async function until(pred: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 const GET_ME = '/api/bot/IBotSelf/v1/GetMe';

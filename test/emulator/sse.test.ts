@@ -7,6 +7,7 @@ import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/util/clock.js';
 import { ARGON_EPOCH_MS, Emulator, parseJson } from '../../src/emulator/index.js';
+import { until } from '../helpers/until.js';
 
 interface SseEvent {
   event: string;
@@ -89,15 +90,6 @@ function connect(base: string, path: string, token?: string): Promise<SseClient>
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Lets sockets deliver; bounded (not a timing assertion). */
-async function until(pred: () => boolean, what = 'condition'): Promise<void> {
-  for (let i = 0; i < 1000; i++) {
-    if (pred()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 /** Lets pending socket I/O settle (a few event-loop turns). */

@@ -3,7 +3,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { HttpError } from '../../src/errors.js';
 import { Bot } from '../../src/bot.js';
 import { RateLimiter } from '../../src/rest/rate-limiter.js';
-import { json, type Stub, startStub, TOKEN, until } from '../rest/stub.js';
+import { json, type Stub, startStub, TOKEN } from '../rest/stub.js';
+import { until } from '../helpers/until.js';
 
 const S1 = '11111111-1111-1111-1111-111111111111';
 const S2 = '22222222-2222-2222-2222-222222222222';

@@ -6,7 +6,8 @@ import { Intents } from '../../src/events/intents.js';
 import type { ArgonEvent, MessageCreateEvent } from '../../src/events/types.js';
 import { RestClient } from '../../src/rest/client.js';
 import { RateLimiter } from '../../src/rest/rate-limiter.js';
-import { json, type SeenRequest, type Stub, startStub, TestClock, TOKEN, until } from '../rest/stub.js';
+import { json, type SeenRequest, type Stub, startStub, TestClock, TOKEN } from '../rest/stub.js';
+import { until } from '../helpers/until.js';
 
 const BIG = 2n ** 60n + 1n;
 const SPACE = '11111111-2222-3333-4444-555555555555';

@@ -11,7 +11,8 @@ import {
 import { RestClient } from '../../src/rest/client.js';
 import { normalizeBaseUrl } from '../../src/rest/dispatch.js';
 import { ChannelType } from '../../src/rest/enums.js';
-import { json, type Stub, type StubHandler, startStub, TestClock, TOKEN, until } from './stub.js';
+import { json, type Stub, type StubHandler, startStub, TestClock, TOKEN } from './stub.js';
+import { until } from '../helpers/until.js';
 
 const G = '11111111-2222-3333-4444-555555555555';
 const BIG = 2n ** 60n + 1n;

@@ -9,7 +9,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClosedError, RateLimitError, TimeoutError } from '../../src/errors.js';
 import { RestClient, type RestClientOptions } from '../../src/rest/client.js';
 import { RateLimiter } from '../../src/rest/rate-limiter.js';
-import { json, type Stub, type StubHandler, startStub, TestClock, TOKEN, until } from './stub.js';
+import { json, type Stub, type StubHandler, startStub, TestClock, TOKEN } from './stub.js';
+import { until } from '../helpers/until.js';
 
 const ME = { botId: 'b', userId: 'u', username: 'x', displayName: 'x' };
 // windowMs 60 000 + marginMs 250: when a used IBotSelf permit comes back.

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { AbortError } from '../../src/errors.js';
 import { RestClient } from '../../src/rest/client.js';
 import { RateLimiter } from '../../src/rest/rate-limiter.js';
-import { json, startStub, TestClock, TOKEN, until } from './stub.js';
+import { json, startStub, TestClock, TOKEN } from './stub.js';
+import { until } from '../helpers/until.js';
 
 /** The server's per-interface limiter (spec §3): 60 s window in 6 segments of 10 s, phased from its creation. */
 class ServerWindow {

@@ -1,6 +1,6 @@
 /**
  * Test helpers: a tiny node:http stub server, a ManualClock that knows its next deadline, and a
- * polling `until` for waiting on real socket I/O (never used to assert a duration).
+ * seeded PRNG. The polling wait for real socket I/O is `until` in ../helpers/until.ts.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -102,15 +102,6 @@ export class TestClock extends ManualClock {
     this.advance(Math.max(0, at - this.now()));
     return true;
   }
-}
-
-/** Lets real I/O run until `cond()` holds (polls every 2 ms, gives up after `maxPolls`). */
-export async function until(cond: () => boolean, what = 'condition', maxPolls = 2500): Promise<void> {
-  for (let i = 0; i < maxPolls; i++) {
-    if (cond()) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-  throw new Error(`gave up waiting for ${what}`);
 }
 
 /** A deterministic PRNG (mulberry32) for seeded tests. */

@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
 import { DuplexSession } from '../../src/voice/duplex.js';
@@ -6,13 +7,8 @@ import { DuplexSession } from '../../src/voice/duplex.js';
 const audio = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
 const seqOf = (d: Uint8Array) => (d[0] === 0xf8 && d[1] === 0x01 && d.length === 5 ? (d[2]! << 8) | d[3]! : -1);
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls every 10 ms (cheap on the pacer's timing), for up to 10 s. */
+const POLL = { intervalMs: 10, timeoutMs: 10_000 };
 
 describe('DuplexSession against the emulator (a call)', () => {
   let emu: Emulator;
@@ -47,10 +43,10 @@ describe('DuplexSession against the emulator (a call)', () => {
     const hear = call.caller.listen({ identity: emu.bot.userId });
     const speech = call.caller.speak({ sine: 300, durationMs: 400 });
     for (let i = 0; i < 20; i++) await session.sendFrame(audio(i), { timeoutMs: 5000 });
-    await until(() => hear.frames.filter((f) => seqOf(f.data) >= 0).length === 20, 'caller heard the bot');
+    await until(() => hear.frames.filter((f) => seqOf(f.data) >= 0).length === 20, 'caller heard the bot', POLL);
     expect(hear.frames.map((f) => seqOf(f.data)).filter((s) => s >= 0)).toEqual([...Array(20).keys()]);
     await speech.done;
-    await until(() => received.length >= 15, 'bot received the caller');
+    await until(() => received.length >= 15, 'bot received the caller', POLL);
     for (let i = 1; i < received.length; i++) expect(received[i]!).toBeGreaterThanOrEqual(received[i - 1]!);
     expect(subscribed).toContain(alice);
     expect(accepts).toBe(1);

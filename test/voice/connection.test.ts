@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { isGatewaySafe } from '../../src/codec/opus-packet.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
@@ -10,13 +11,8 @@ const audio = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0
 const seqOf = (d: Uint8Array) => (d[0] === 0xf8 && d[1] === 0x01 && d.length === 5 ? (d[2]! << 8) | d[3]! : -1);
 const isSilence = (d: Uint8Array) => d.length === 3 && d[0] === 0xf8 && d[1] === 0xff && d[2] === 0xfe;
 
-async function until(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls every 10 ms (cheap on the pacer's timing), for up to 10 s. */
+const POLL = { intervalMs: 10, timeoutMs: 10_000 };
 
 describe('gateway URL', () => {
   it('appends the path to the base and encodes the session format (§1.2)', () => {
@@ -90,6 +86,7 @@ describe('VoiceConnection against the emulator', () => {
       `all frames published: ${published()
         .map((f) => seqOf(f.data))
         .join(',')} m=${JSON.stringify(c.pacer.metrics)}`,
+      POLL,
     );
     const frames = published();
     expect(frames.slice(0, 3).every((f) => isSilence(f.data))).toBe(true);
@@ -126,7 +123,7 @@ describe('VoiceConnection against the emulator', () => {
       else invalid++;
       await c.sendFrame(f, { timeoutMs: 10_000 });
     }
-    await until(() => published().length >= 120, 'fuzzed frames published');
+    await until(() => published().length >= 120, 'fuzzed frames published', POLL);
     expect(published().every((f) => isGatewaySafe(f.data, 20))).toBe(true);
     expect(c.stats.invalidFrames).toBe(invalid);
     expect(invalid).toBeGreaterThan(30);
@@ -156,6 +153,7 @@ describe('VoiceConnection against the emulator', () => {
     await until(
       () => published().filter((f) => seqOf(f.data) >= 0).length >= N - 8 && seqOf(published().at(-1)!.data) === N - 1,
       'frames after reconnect',
+      POLL,
     );
     const seqs = published()
       .map((f) => seqOf(f.data))
@@ -176,7 +174,7 @@ describe('VoiceConnection against the emulator', () => {
     const reasons: string[] = [];
     c.on('token', (t) => reasons.push(t.reason));
     await c.ready({ timeoutMs: 5000 });
-    await until(() => reasons.includes('refresh'), 'token refresh', 8000);
+    await until(() => reasons.includes('refresh'), 'token refresh', { ...POLL, timeoutMs: 8000 });
     expect(reasons[0]).toBe('initial');
     expect(c.state.status).toBe('ready');
   });
@@ -184,7 +182,7 @@ describe('VoiceConnection against the emulator', () => {
   it('keeps an idle session alive with silence frames at the frame cadence', async () => {
     const c = open({ prerollMs: 0 });
     await c.ready({ timeoutMs: 5000 });
-    await until(() => published().length >= 10, 'keepalive frames');
+    await until(() => published().length >= 10, 'keepalive frames', POLL);
     expect(published().every((f) => isSilence(f.data))).toBe(true);
     expect(c.metrics.mode === 'worker' || c.metrics.mode === 'main').toBe(true);
   });
@@ -263,7 +261,7 @@ describe('VoiceConnection against the emulator', () => {
       await c.close();
       expect(c.state.status).toBe('closed');
     }
-    await until(() => count() <= before, `handles released (${count()} > ${before})`, 5000);
+    await until(() => count() <= before, `handles released (${count()} > ${before})`, { ...POLL, timeoutMs: 5000 });
   });
 
   it('main-thread pacer mode publishes the same frames in the same order', async () => {
@@ -271,7 +269,7 @@ describe('VoiceConnection against the emulator', () => {
     expect(c.pacer.mode).toBe('main');
     await c.ready({ timeoutMs: 5000 });
     for (let i = 0; i < 15; i++) await c.sendFrame(audio(i), { timeoutMs: 5000 });
-    await until(() => published().filter((f) => seqOf(f.data) >= 0).length === 15, 'main-mode frames');
+    await until(() => published().filter((f) => seqOf(f.data) >= 0).length === 15, 'main-mode frames', POLL);
     expect(
       published()
         .map((f) => seqOf(f.data))
@@ -291,6 +289,7 @@ describe('VoiceConnection against the emulator', () => {
     await until(
       () => c.state.status === 'ready' && (c.state as { sessionId: string }).sessionId !== first,
       'reconnected after a dead socket',
+      POLL,
     );
     expect(reasons.some((r) => /pong timeout/.test(r))).toBe(true);
   });

@@ -142,7 +142,12 @@ describe('Ogg/WebM passthrough', () => {
     const rms = (frames: (Uint8Array | Int16Array)[]) => {
       let e = 0;
       let n = 0;
-      for (const f of frames as Int16Array[]) for (const v of f) (e += v * v), n++;
+      for (const f of frames as Int16Array[]) {
+        for (const v of f) {
+          e += v * v;
+          n++;
+        }
+      }
       return Math.sqrt(e / n);
     };
     const ratioDb = 20 * Math.log10(rms(await collect(gained)) / rms(await collect(plain)));

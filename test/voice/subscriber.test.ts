@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { until } from '../helpers/until.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
 import { VoiceReceiver, type ReceivedOpusFrame } from '../../src/voice/receiver.js';
@@ -21,13 +22,8 @@ async function setup(opts: { legacyStatusKey?: boolean } = {}) {
   return { emu, rest, user, where };
 }
 
-/** Polls `cond` until it holds (no timing assertion: only a generous deadline against hangs). */
-async function until(cond: () => boolean, timeoutMs = 10_000): Promise<void> {
-  for (let waited = 0; !cond(); waited += 10) {
-    if (waited > timeoutMs) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls every 10 ms with a generous budget against hangs (no timing assertion). */
+const POLL = { intervalMs: 10, timeoutMs: 10_000 };
 
 function track(sub: VoiceSubscriber): string[] {
   const seen: string[] = [];
@@ -47,7 +43,7 @@ describe('VoiceSubscriber against the emulator', () => {
     const h = p.speak({ sine: 440, durationMs: 400 });
     await sub.waitFor('subscribed', { timeoutMs: 10_000 });
     await h.done;
-    await until(() => frames.length >= 20);
+    await until(() => frames.length >= 20, '20 frames', POLL);
     expect(frames.length).toBe(20);
     for (const f of frames) expect(f.length).toBeGreaterThan(2);
     await sub.close();
@@ -74,7 +70,7 @@ describe('VoiceSubscriber against the emulator', () => {
     const h = p2.speak({ sine: 300, durationMs: 200 });
     await sub.waitFor('subscribed', { timeoutMs: 10_000 });
     await h.done;
-    await until(() => frames.length >= 10);
+    await until(() => frames.length >= 10, '10 frames', POLL);
     expect(subscribedEvents).toBe(2);
     expect(frames.length).toBe(10);
     await sub.close();
@@ -144,8 +140,16 @@ describe('VoiceSubscriber against the emulator', () => {
     await h.done;
     const delivered = h.deliveries.length;
     const m0 = stream.metrics;
-    await until(() => m0.packetsReceived === delivered && m0.bufferedMs === 0);
-    await until(() => slots.filter((s) => s.kind === 'silence').length > 0 && m0.bufferedMs === 0);
+    await until(
+      () => m0.packetsReceived === delivered && m0.bufferedMs === 0,
+      'every delivery received and the buffer drained',
+      POLL,
+    );
+    await until(
+      () => slots.filter((s) => s.kind === 'silence').length > 0 && m0.bufferedMs === 0,
+      'a silence slot with the buffer drained',
+      POLL,
+    );
     await rx.close();
     const lost = h.framesSent - delivered;
     expect(h.framesSent).toBe(75);
@@ -196,7 +200,7 @@ describe('VoiceSubscriber against the emulator', () => {
     expect(reconnecting.reason.name).toBe('TimeoutError');
     await sub.waitFor('subscribed', { timeoutMs: 10_000 });
     const before = sub.framesReceived;
-    await until(() => sub.framesReceived > before + 5);
+    await until(() => sub.framesReceived > before + 5, 'frames after the resubscribe', POLL);
     expect(states.filter((x) => x === 'subscribed').length).toBeGreaterThanOrEqual(2);
     h.stop();
     await sub.close();

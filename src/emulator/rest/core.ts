@@ -200,7 +200,7 @@ export class RestCore {
     controls: JsonValue | null;
   }): bigint {
     const ch = this.state.channels.get(opts.channelId);
-    if (!ch || ch.type !== 0) throw serverError();
+    if (ch?.type !== 0) throw serverError();
     const key = `${ch.spaceId}|${ch.channelId}|${opts.randomId}`;
     const now = this.clock.now();
     const prev = this.state.randomIds.get(key);

@@ -8,6 +8,11 @@ import { parseJson, stringifyJson } from '../../../src/emulator/index.js';
 export interface RawResponse {
   status: number;
   text: string;
+  /**
+   * The parsed body (int64-exact), `undefined` for an empty one. Its shape is whatever the route
+   * returned, including error bodies, and the tests' assertions are what check it.
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: arbitrary wire JSON that ~60 assertions across the REST tests walk by property path (`r.json.messages[0].messageId`); `unknown`/`JsonValue` would need a cast at every one of them, which checks nothing the assertions do not.
   json: any;
 }
 

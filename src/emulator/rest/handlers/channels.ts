@@ -46,7 +46,7 @@ export function channelsRoutes(core: RestCore): RouteDef[] {
         if (type < 0 || type > 2) throw new BindError('channelType out of range');
         filter();
         requireManage(spaceId, bot.userId);
-        if (!name || !name.trim()) throw serverError();
+        if (!name?.trim()) throw serverError();
         const c = core.state.addChannel({ spaceId, name, type: type as 0 | 1 | 2, description, groupId });
         core.hub.publishSpace(spaceId, 'channelCreate', {
           spaceId,

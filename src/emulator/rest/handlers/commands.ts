@@ -60,8 +60,7 @@ export function commandsRoutes(core: RestCore): RouteDef[] {
         const spaceId = body.guidOrNull('spaceId');
         const options = body.arr('options', readOptions) ?? [];
         const defaultPermission = body.boolOrNull('defaultPermission') ?? true;
-        if (!name || !name.trim() || name.length > 32)
-          throw errorA(400, 'invalid_name', 'Name must be 1-32 characters');
+        if (!name?.trim() || name.length > 32) throw errorA(400, 'invalid_name', 'Name must be 1-32 characters');
         if (description !== null && description.length > 100)
           throw errorA(400, 'invalid_description', 'Description must be max 100 characters');
         const scope = mine(bot.botId).filter((c) => c.spaceId === spaceId);

@@ -24,8 +24,7 @@ export function membersRoutes(core: RestCore): RouteDef[] {
         const me = core.state.spaces.get(spaceId)?.members.get(bot.userId);
         const vs = core.state.voiceStates.get(userId);
         if (
-          !ch ||
-          ch.type !== 1 ||
+          ch?.type !== 1 ||
           ch.spaceId !== spaceId ||
           !me ||
           (me.entitlements & Entitlement.KickMember) === 0n ||
