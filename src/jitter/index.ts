@@ -8,6 +8,7 @@ export {
   type JitterBufferOptions,
   type JitterOutput,
   type SilenceReason,
+  type StretchRequest,
 } from './jitter-buffer.js';
 export { DelayHistogram, type DelayHistogramOptions } from './delay-histogram.js';
 export { type JitterMetrics, newJitterMetrics } from './metrics.js';
@@ -23,6 +24,7 @@ export {
   type TraceOptions,
   type TracePacket,
   type TraceRun,
+  type TraceRunOptions,
   type TraceScenario,
   TRACE_SCENARIOS,
   tracePacket,

@@ -65,8 +65,31 @@ export interface JitterBufferOptions {
    * then only shrinks in silence, and no received frame is ever discarded except over the cap.
    */
   dropSpeechFrames?: boolean;
+  /**
+   * Follow the target during speech by time-stretching instead of dropping whole frames (default
+   * false). When set, a played packet may carry a {@link StretchRequest}: the consumer decodes it,
+   * shortens or lengthens the PCM by up to `maxSamples` (one or more pitch periods, see
+   * `accelerate`/`expand` in `codec/time-stretch`) and reports what it did with
+   * {@link AdaptiveJitterBuffer.stretched}. Only a PCM consumer can do that; Opus passthrough
+   * (recorders, `opus` mode) leaves it off.
+   */
+  timeStretch?: boolean;
+  /** Smallest delay error (ms) worth a time-stretch during speech. Default 3. */
+  stretchThresholdMs?: number;
   /** Options of the underlying histogram. */
   histogram?: DelayHistogramOptions;
+}
+
+/**
+ * Asks the consumer to time-stretch one decoded packet (see {@link JitterBufferOptions.timeStretch}):
+ * `accelerate` removes, `expand` repeats, between `minSamples` and `maxSamples` samples per channel.
+ */
+export interface StretchRequest {
+  mode: 'accelerate' | 'expand';
+  /** Most samples (48 kHz, per channel) to remove or add. */
+  maxSamples: number;
+  /** Fewest samples worth doing (a 2.5 ms pitch period). */
+  minSamples: number;
 }
 
 /** Why a slot holds silence. */
@@ -92,6 +115,11 @@ export type JitterOutput =
       afterConceal: boolean;
       /** The next queued packet, if any (for look-ahead users). */
       fecNext?: Uint8Array;
+      /**
+       * Time-stretch this packet's PCM (only with `timeStretch`), then report the change with
+       * {@link AdaptiveJitterBuffer.stretched}. Ignoring it is safe: the delay then stays put.
+       */
+      stretch?: StretchRequest;
     }
   | {
       kind: 'conceal';
@@ -165,7 +193,8 @@ export class AdaptiveJitterBuffer {
   #jitterMs = 0;
   #steadyPackets = 0;
   #prevE = Number.NaN;
-  #lastInference: { ts: number; gapMs: number; packetsAgo: number } | undefined;
+  #pendingStretch: StretchRequest | undefined;
+  #lastInference: { ts: number; gapMs: number; packetsAgo: number; arrivalMs: number } | undefined;
   #target: number;
 
   constructor(options: JitterBufferOptions = {}) {
@@ -182,8 +211,15 @@ export class AdaptiveJitterBuffer {
       referenceWindowMs: options.referenceWindowMs ?? 2000,
       minSlotsBetweenDrops: options.minSlotsBetweenDrops ?? 3,
       dropSpeechFrames: options.dropSpeechFrames ?? true,
+      timeStretch: options.timeStretch ?? false,
+      stretchThresholdMs: options.stretchThresholdMs ?? 3,
     };
-    this.#hist = new DelayHistogram({ maxDelayMs: Math.max(1000, this.#o.maxDelayMs * 2), ...options.histogram });
+    // 2 ms bins: the target is a bin's upper edge, so coarser bins add half a bin of delay on average.
+    this.#hist = new DelayHistogram({
+      bucketMs: 2,
+      maxDelayMs: Math.max(1000, this.#o.maxDelayMs * 2),
+      ...options.histogram,
+    });
     this.#slotMs = this.#o.clockRateMs;
     this.#target = this.#o.initialDelayMs;
     this.metrics.targetDelayMs = this.#target;
@@ -240,7 +276,7 @@ export class AdaptiveJitterBuffer {
       ts = ref === undefined ? 0 : Math.max(expected, arrivalMs - ref);
     } else {
       ts = expected;
-      const undo = this.#undoInference(arrivalMs, arrivalMs - ts, dur);
+      const undo = this.#undoInference(arrivalMs - ts, dur);
       if (undo === 'undone') ts = this.#prevTs + this.#prevDur;
       else if (undo !== undefined) {
         // The slot of this late packet was already concealed. Live playout discards it (its slot
@@ -257,7 +293,7 @@ export class AdaptiveJitterBuffer {
       gapMs = this.#inferLoss(arrivalMs - ts, dur);
       ts += gapMs;
       if (gapMs > 0) {
-        this.#lastInference = { ts, gapMs, packetsAgo: 0 };
+        this.#lastInference = { ts, gapMs, packetsAgo: 0, arrivalMs };
         m.inferredLosses += Math.round(gapMs / dur);
       } else if (this.#lastInference) {
         this.#lastInference.packetsAgo++;
@@ -355,7 +391,10 @@ export class AdaptiveJitterBuffer {
       const silent = this.#state !== 'speech' && this.#state !== 'conceal';
       // Compress: drop a frame when even without it the next one is on target.
       const canDrop = head.dtx ? true : this.#queue.length >= 2;
-      if (canDrop && excess >= head.durationMs) {
+      // With time-stretching, speech follows the target by accelerating; whole frames are only
+      // dropped when far above it (a stall's backlog), where a few ms per frame would take too long.
+      const dropAt = this.#o.timeStretch && !head.dtx ? Math.max(head.durationMs, 60) : head.durationMs;
+      if (canDrop && excess >= dropAt) {
         const fast = excess > 100 + head.durationMs;
         const speechOk = this.#o.dropSpeechFrames && (fast || this.#slotsSinceDrop > this.#o.minSlotsBetweenDrops);
         if (head.dtx || speechOk) {
@@ -377,14 +416,18 @@ export class AdaptiveJitterBuffer {
       }
       this.#dequeue();
       const afterConceal = this.#state === 'conceal' || this.#state === 'faded';
+      const stretch = this.#stretchFor(head, at, excess, silent);
       this.#state = head.dtx ? 'dtx' : 'speech';
       this.#concealRunMs = 0;
       this.#slotMs = head.durationMs;
       this.#playAt = at + head.durationMs;
       m.packetsPlayed++;
-      m.currentDelayMs = delay;
+      // A slot can start (on the playout timeline) before its packet arrived, when the tick that
+      // hands it out comes after both: the packet was then late, and it plays on arrival.
+      const played = Math.max(at, head.arrivalMs) - (head.ts + ref);
+      m.currentDelayMs = played;
       m.bufferedMs = this.#bufferedMs;
-      m.delayWindow.push(delay);
+      m.delayWindow.push(played);
       const next = this.#queue[0];
       const out: JitterOutput = {
         kind: 'packet',
@@ -397,6 +440,8 @@ export class AdaptiveJitterBuffer {
         afterConceal,
       };
       if (next?.kind === 'packet') out.fecNext = next.packet;
+      if (stretch) out.stretch = stretch;
+      this.#pendingStretch = stretch;
       return out;
     }
     // Nothing to play.
@@ -412,6 +457,27 @@ export class AdaptiveJitterBuffer {
     // In silence, hand out short slots: the next talk spurt then starts within 5 ms of its
     // target instead of up to a whole frame late.
     return this.#silence(at, 'dtx', Math.min(this.#slotMs, SILENCE_GRAIN_MS));
+  }
+
+  /**
+   * Reports what the consumer did with the last packet's {@link StretchRequest}: `deltaSamples`
+   * (48 kHz, per channel) added (> 0) or removed (< 0). The playout timeline moves by that much,
+   * so the next slot starts earlier or later. Magnitudes beyond the request are clamped; a call
+   * without a pending request, or in the opposite direction, is ignored.
+   */
+  stretched(deltaSamples: number): void {
+    const req = this.#pendingStretch;
+    if (!req || !Number.isFinite(deltaSamples) || deltaSamples === 0) return;
+    if ((req.mode === 'accelerate') !== deltaSamples < 0) return; // the wrong way: not what was asked
+    this.#pendingStretch = undefined;
+    const ms = Math.min(Math.abs(deltaSamples), req.maxSamples) / 48;
+    if (req.mode === 'accelerate') {
+      this.#playAt -= ms;
+      this.metrics.acceleratedMs += ms;
+    } else {
+      this.#playAt += ms;
+      this.metrics.expandedMs += ms;
+    }
   }
 
   /** Forgets every packet, the timeline and the playout state (on a new track or a reconnect). */
@@ -434,11 +500,30 @@ export class AdaptiveJitterBuffer {
     this.#state = 'idle';
     this.#concealRunMs = 0;
     this.#concealCreditMs = 0;
+    this.#pendingStretch = undefined;
     this.#hist.reset();
     this.#target = this.#o.initialDelayMs;
     this.metrics.targetDelayMs = this.#target;
     this.metrics.bufferedMs = 0;
     this.metrics.resets++;
+  }
+
+  /** The stretch request for a speech packet about to play `excess` ms off target, if any. */
+  #stretchFor(head: PacketEntry, at: number, excess: number, silent: boolean): StretchRequest | undefined {
+    if (!this.#o.timeStretch || head.dtx || silent) return undefined;
+    const threshold = Math.max(2.5, this.#o.stretchThresholdMs);
+    if (Math.abs(excess) < threshold) return undefined;
+    // Accelerate only out of audio that is really here: the timeline can overstate the delay
+    // (a loss it could not infer), and shortening playout with nothing queued behind the packet
+    // would only trade delay for underruns.
+    // The cushion is how long the packet has already waited for its slot; packets behind it on
+    // the same path are then early by about as much.
+    const cushion = excess > 0 ? at - head.arrivalMs : Number.POSITIVE_INFINITY;
+    // At most half the packet per stretch (the splice needs two periods inside the frame).
+    const maxSamples = Math.floor(Math.min(Math.abs(excess), head.durationMs / 2, cushion) * 48);
+    if (maxSamples < 120) return undefined;
+    this.metrics.stretchRequests++;
+    return { mode: excess > 0 ? 'accelerate' : 'expand', maxSamples, minSamples: 120 };
   }
 
   #conceal(
@@ -510,7 +595,7 @@ export class AdaptiveJitterBuffer {
    * Moves the timeline back, drops the gap if it is still queued, and records the late packet's
    * real delay in the histogram so the target learns from it. Returns true when it undid one.
    */
-  #undoInference(arrivalMs: number, e: number, dur: number): 'undone' | { ts: number } | undefined {
+  #undoInference(e: number, dur: number): 'undone' | { ts: number } | undefined {
     const li = this.#lastInference;
     if (!li) return undefined;
     let floor = Number.POSITIVE_INFINITY;
@@ -522,9 +607,12 @@ export class AdaptiveJitterBuffer {
     const frames = Math.round(g / dur);
     m.inferredLosses -= frames;
     m.inferenceUndone += frames;
-    // Teach the histogram the late packet's real delay (its slot was in front of the gap's end).
+    // Teach the histogram the delay that playing without the gap needs: the packet that came
+    // right after the gap, placed in the gap's first slot. (Whether that packet was overtaken by
+    // this one or only delayed, egress cannot tell; either way this is the delay that plays both.
+    // Using this packet's own arrival would add every packet that came in between, too.)
     const ref = this.#refValue();
-    if (ref !== undefined) this.#hist.add(arrivalMs - (li.ts - g) - ref);
+    if (ref !== undefined) this.#hist.add(li.arrivalMs - (li.ts - g) - ref);
     const gaps = this.#queue.filter((q) => q.kind === 'gap' && q.ts >= li.ts - g - 1e-6 && q.ts < li.ts - 1e-6);
     if (gaps.length < frames) {
       // (Part of) the gap was already concealed: the concealment stood in for this late packet.

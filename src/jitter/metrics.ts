@@ -40,6 +40,12 @@ export interface JitterMetrics {
   underruns: number;
   /** Speech frames dropped to bring the delay down to target. */
   droppedFrames: number;
+  /** Time-stretch requests handed out (with `timeStretch`). */
+  stretchRequests: number;
+  /** Time removed by accelerating speech, as reported by the consumer. */
+  acceleratedMs: number;
+  /** Time added by expanding speech, as reported by the consumer. */
+  expandedMs: number;
   /** Frames dropped because the queue went over `maxBufferedMs`. */
   overflowDrops: number;
   /** Silence inserted to build up delay at a talk-spurt start. */
@@ -76,6 +82,9 @@ export function newJitterMetrics(): JitterMetrics {
     fecRecoveries: 0,
     underruns: 0,
     droppedFrames: 0,
+    stretchRequests: 0,
+    acceleratedMs: 0,
+    expandedMs: 0,
     overflowDrops: 0,
     silenceInsertedMs: 0,
     silenceMs: 0,

@@ -208,8 +208,11 @@ export function generateTrace(scenario: TraceScenario, options: TraceOptions = {
 
 /** Result of {@link runTrace}: what the buffer did with every slot. */
 export interface TraceRun {
-  /** Played packets: trace index (or -1 for DTX) and slot time. */
-  played: Array<{ index: number; atMs: number; dtx: boolean }>;
+  /**
+   * Played packets: trace index (or -1 for DTX), slot time on the buffer's playout timeline, and
+   * the tick at which `pop` handed the packet out (the earliest a consumer on that tick can play it).
+   */
+  played: Array<{ index: number; atMs: number; handedOutMs: number; dtx: boolean }>;
   /** Concealed slots. */
   concealed: Array<{ atMs: number; durationMs: number; fec: boolean; fadeOut: boolean }>;
   /** Silence slots. */
@@ -223,20 +226,52 @@ export interface TraceRun {
  */
 export interface TraceBufferLike {
   push(packet: Uint8Array, arrivalMs: number): unknown;
-  pop(
-    nowMs: number,
-  ):
-    | { kind: 'packet'; packet: Uint8Array; atMs: number; dtx: boolean }
+  pop(nowMs: number):
+    | {
+        kind: 'packet';
+        packet: Uint8Array;
+        atMs: number;
+        dtx: boolean;
+        stretch?: { mode: 'accelerate' | 'expand'; maxSamples: number; minSamples: number };
+      }
     | { kind: 'conceal'; atMs: number; durationMs: number; fec?: Uint8Array; fadeOut: boolean }
     | { kind: 'silence'; durationMs: number }
     | { kind: 'none' };
+  /** Time-stretch report (see `AdaptiveJitterBuffer.stretched`). */
+  stretched?(deltaSamples: number): void;
+}
+
+/** Options of {@link runTrace}. */
+export interface TraceRunOptions {
+  /** Playout tick (ms). Default 20. */
+  tickMs?: number;
+  /** Phase of the first tick (ms). Default 7. */
+  tickPhaseMs?: number;
+  /**
+   * Pitch period (48 kHz samples) of the simulated speech a time-stretch request works on:
+   * the simulated stretcher removes or repeats the most whole periods that fit the request, or
+   * the request's maximum when not even one does (as `accelerate`/`expand` do for unvoiced
+   * frames). Default 240 (a 200 Hz voice).
+   */
+  pitchSamples?: number;
 }
 
 /**
  * Drives `buffer` over `trace` with a playout tick of `tickMs` (default 20, starting at
- * `tickPhaseMs`), pushing each arrival at its time: a fake clock, no timers.
+ * `tickPhaseMs`), pushing each arrival at its time: a fake clock, no timers. Time-stretch
+ * requests are answered by a simulated stretcher (see {@link TraceRunOptions.pitchSamples}).
  */
-export function runTrace(buffer: TraceBufferLike, trace: Trace, tickMs = 20, tickPhaseMs = 7): TraceRun {
+export function runTrace(
+  buffer: TraceBufferLike,
+  trace: Trace,
+  tickOrOptions: number | TraceRunOptions = 20,
+  tickPhase = 7,
+): TraceRun {
+  const opts: TraceRunOptions =
+    typeof tickOrOptions === 'number' ? { tickMs: tickOrOptions, tickPhaseMs: tickPhase } : tickOrOptions;
+  const tickMs = opts.tickMs ?? 20;
+  const tickPhaseMs = opts.tickPhaseMs ?? 7;
+  const pitch = opts.pitchSamples ?? 240;
   const run: TraceRun = { played: [], concealed: [], silenceMs: 0, maxConcealRunMs: 0 };
   let next = 0;
   const end = trace.durationMs + trace.minNetworkDelayMs + 1500;
@@ -250,8 +285,19 @@ export function runTrace(buffer: TraceBufferLike, trace: Trace, tickMs = 20, tic
       const out = buffer.pop(now);
       if (out.kind === 'none') break;
       if (out.kind === 'packet') {
-        run.played.push({ index: out.dtx ? -1 : (tracePacketIndex(out.packet) ?? -1), atMs: out.atMs, dtx: out.dtx });
+        run.played.push({
+          index: out.dtx ? -1 : (tracePacketIndex(out.packet) ?? -1),
+          atMs: out.atMs,
+          handedOutMs: now,
+          dtx: out.dtx,
+        });
         run0 = 0;
+        const st = out.stretch;
+        if (st && buffer.stretched) {
+          const periods = Math.floor(st.maxSamples / pitch);
+          const n = periods >= 1 ? periods * pitch : st.maxSamples;
+          buffer.stretched(st.mode === 'accelerate' ? -n : n);
+        }
       } else if (out.kind === 'conceal') {
         run.concealed.push({ atMs: out.atMs, durationMs: out.durationMs, fec: !!out.fec, fadeOut: out.fadeOut });
         run0 += out.durationMs;

@@ -101,9 +101,11 @@ describe('derived charts', () => {
       ['baseline', [[0, 105]]],
     ]);
     const jitter = derivedCharts('jitter', {
-      scenarios: [{ scenario: 'clean', adaptiveDelayMs: 24, oracleDelayMs: 2, adaptiveLatePct: 0.3 }],
+      scenarios: [
+        { scenario: 'clean', adaptiveDelayMs: 7, frames20DelayMs: 15, oracleDelayMs: 2, adaptiveLatePct: 0.3 },
+      ],
     });
-    expect(jitter[0]!.series[1]!.points).toEqual([[0, 2]]);
+    expect(jitter[0]!.series.map((x) => x.points)).toEqual([[[0, 7]], [[0, 15]], [[0, 2]]]);
     const dec = derivedCharts('decoder', {
       rows: [
         { scenario: 'a', op: 'plc', impl: 'native', p50Ns: 14000 },

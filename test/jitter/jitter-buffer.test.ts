@@ -143,6 +143,187 @@ describe('AdaptiveJitterBuffer over seeded traces (fake clock)', () => {
   });
 });
 
+/** Mean added delay (handed-out tick − earliest possible arrival) and late rate of one run. */
+function handout(scenario: TraceScenario, seed: number, timeStretch: boolean, tickMs: number) {
+  const trace = generateTrace(scenario, { seed, durationMs: 20_000 });
+  const jb = new AdaptiveJitterBuffer({ timeStretch });
+  const run = runTrace(jb, trace, { tickMs, tickPhaseMs: (seed * 3) % tickMs });
+  const send = new Map(trace.packets.map((p) => [p.index, p.sendMs]));
+  const played = run.played.filter((p) => p.index >= 0);
+  const delays = played.map((p) => p.handedOutMs - (send.get(p.index)! + trace.minNetworkDelayMs));
+  const received = trace.arrivals.filter((p) => !p.dtx).length;
+  const late = (received - new Set(played.map((p) => p.index)).size) / received;
+  const half = delays.slice(delays.length >> 1);
+  return {
+    jb,
+    trace,
+    run,
+    late,
+    meanDelay: delays.reduce((a, b) => a + b, 0) / delays.length,
+    meanDelayLate: half.reduce((a, b) => a + b, 0) / half.length,
+    oracle: oracleDelay(trace, late),
+  };
+}
+
+describe('AdaptiveJitterBuffer time-stretching (fake clock)', () => {
+  it.each(SEEDS)('clean (seed %i): converges from the 80 ms start by accelerating, not by dropping frames', (seed) => {
+    const st = handout('clean', seed, true, 5);
+    const fr = handout('clean', seed, false, 20);
+    expect(st.jb.metrics.acceleratedMs).toBeGreaterThan(40);
+    // Only the start (more than 60 ms over target) drops whole frames.
+    expect(st.jb.metrics.droppedFrames).toBeLessThan(fr.jb.metrics.droppedFrames);
+    expect(st.jb.metrics.droppedFrames).toBeLessThanOrEqual(2);
+    // Steady state: within a few ms of the ~2 ms oracle, never above the whole-frame buffer.
+    expect(st.meanDelayLate).toBeLessThanOrEqual(12);
+    expect(st.meanDelayLate).toBeLessThanOrEqual(fr.meanDelayLate + 1);
+  });
+
+  it('clean, over the four phases of a 20 ms tick: about half a frame less delay than whole-frame playout', () => {
+    let st = 0;
+    let fr = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const trace = generateTrace('clean', { seed, durationMs: 20_000 });
+      for (const [timeStretch, tickMs] of [
+        [true, 5],
+        [false, 20],
+      ] as const) {
+        const jb = new AdaptiveJitterBuffer({ timeStretch });
+        const run = runTrace(jb, trace, { tickMs, tickPhaseMs: [0, 5, 10, 15][seed - 1]! % tickMs });
+        const send = new Map(trace.packets.map((p) => [p.index, p.sendMs]));
+        const d = run.played
+          .filter((p) => p.index >= 0)
+          .slice(500)
+          .map((p) => p.handedOutMs - (send.get(p.index)! + trace.minNetworkDelayMs));
+        const mean = d.reduce((a, b) => a + b, 0) / d.length / 4;
+        if (timeStretch) st += mean;
+        else fr += mean;
+      }
+    }
+    expect(fr - st).toBeGreaterThanOrEqual(5);
+  });
+
+  it('reorder: ≤ 1.2 × the oracle delay at ≤ 1 % late loss (4 seeds, 5 ms tick)', () => {
+    let delay = 0;
+    let oracle = 0;
+    let late = 0;
+    for (const seed of [1, 2, 3, 4]) {
+      const r = handout('reorder', seed, true, 5);
+      delay += r.meanDelay / 4;
+      oracle += r.oracle / 4;
+      late += r.late / 4;
+    }
+    expect(late).toBeLessThanOrEqual(0.01);
+    expect(delay / oracle).toBeLessThanOrEqual(1.2);
+  });
+
+  it.each(['jitter', 'burst', 'reorder', 'stall'] as const)(
+    '%s: stretching loses fewer packets than whole-frame drops, and conceals no more',
+    (scenario) => {
+      let lateSt = 0;
+      let lateFr = 0;
+      let concSt = 0;
+      let concFr = 0;
+      for (const seed of SEEDS) {
+        const st = handout(scenario, seed, true, 20);
+        const fr = handout(scenario, seed, false, 20);
+        lateSt += st.late;
+        lateFr += fr.late;
+        concSt += st.run.concealed.length;
+        concFr += fr.run.concealed.length;
+      }
+      expect(lateSt).toBeLessThan(lateFr);
+      expect(concSt).toBeLessThanOrEqual(concFr);
+    },
+  );
+
+  it('currentDelayMs is never negative, in any scenario, tick or mode', () => {
+    const bad: string[] = [];
+    for (const scenario of ['clean', 'jitter', 'loss', 'burst', 'reorder', 'stall', 'dtx', 'restart'] as const) {
+      for (const seed of [1, 2, 3, 4, 5, 6]) {
+        for (const [timeStretch, tickMs] of [
+          [false, 20],
+          [true, 20],
+          [true, 5],
+        ] as const) {
+          const trace = generateTrace(scenario, { seed, durationMs: 12_000 });
+          const jb = new AdaptiveJitterBuffer({ timeStretch });
+          let min = Number.POSITIVE_INFINITY;
+          runTrace(
+            {
+              push: (p, a) => jb.push(p, a),
+              pop: (now) => {
+                const o = jb.pop(now);
+                if (o.kind === 'packet') min = Math.min(min, jb.metrics.currentDelayMs);
+                return o;
+              },
+              stretched: (d) => jb.stretched(d),
+            },
+            trace,
+            { tickMs, tickPhaseMs: seed % tickMs },
+          );
+          if (min < 0) bad.push(`${scenario}/${seed}/${timeStretch}/${tickMs}: ${min}`);
+        }
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it('asks for a stretch only of speech it can stretch, and moves the timeline by what was done', () => {
+    const jb = new AdaptiveJitterBuffer({ timeStretch: true, initialDelayMs: 60, warmupPackets: 5 });
+    const outs: Array<ReturnType<AdaptiveJitterBuffer['pop']>> = [];
+    let request: { mode: string; maxSamples: number } | undefined;
+    let i = 0;
+    for (let now = 0; now < 2000; now += 5) {
+      if (now % 20 === 0) jb.push(tracePacket(i++), now);
+      for (let o = jb.pop(now); o.kind !== 'none'; o = jb.pop(now)) {
+        outs.push(o);
+        if (o.kind === 'packet' && o.stretch && !request) {
+          request = o.stretch;
+          // The first request: report a wrong sign (ignored), then the real thing, then a repeat.
+          const atNext = o.atMs + o.durationMs;
+          jb.stretched(o.stretch.mode === 'accelerate' ? 240 : -240);
+          jb.stretched(o.stretch.mode === 'accelerate' ? -240 : 240);
+          jb.stretched(o.stretch.mode === 'accelerate' ? -240 : 240);
+          const next = jb.pop(1e9);
+          expect(next.kind).toBe('packet');
+          if (next.kind === 'packet') expect(next.atMs).toBe(atNext + (o.stretch.mode === 'accelerate' ? -5 : 5));
+          outs.push(next);
+        } else if (o.kind === 'packet' && o.stretch) {
+          // Values beyond the request are clamped to it.
+          jb.stretched(o.stretch.mode === 'accelerate' ? -1e6 : 1e6);
+        }
+      }
+    }
+    // The start is 60 ms, the clean target a few ms: it accelerates, never with less than 2.5 ms.
+    expect(request?.mode).toBe('accelerate');
+    expect(request!.maxSamples).toBeGreaterThanOrEqual(120);
+    expect(request!.maxSamples).toBeLessThanOrEqual(480);
+    expect(jb.metrics.acceleratedMs).toBeGreaterThanOrEqual(5);
+    expect(jb.metrics.stretchRequests).toBeGreaterThanOrEqual(2);
+    expect(jb.metrics.droppedFrames).toBe(0);
+    expect(jb.metrics.currentDelayMs).toBeLessThanOrEqual(jb.targetDelayMs + 5);
+    expect(outs.filter((o) => o.kind === 'conceal')).toHaveLength(0);
+  });
+
+  it('never stretches without the option, DTX packets or a packet that arrived after its slot', () => {
+    const plain = new AdaptiveJitterBuffer({ initialDelayMs: 60, warmupPackets: 5 });
+    for (let i = 0; i < 50; i++) plain.push(tracePacket(i), i * 20);
+    for (let now = 0; now < 1200; now += 5) {
+      for (let o = plain.pop(now); o.kind !== 'none'; o = plain.pop(now)) {
+        expect(o.kind === 'packet' && o.stretch).toBeFalsy();
+      }
+    }
+    // A packet handed out on a tick after it arrived late: no cushion, so no accelerate.
+    const jb = new AdaptiveJitterBuffer({ timeStretch: true, initialDelayMs: 0, minDelayMs: 0, warmupPackets: 1 });
+    jb.push(tracePacket(0), 0);
+    expect(jb.pop(0).kind).toBe('packet');
+    jb.push(tracePacket(1), 19.5);
+    jb.push(tracePacket(2), 60); // 20 ms late: its slot (40) already began
+    const outs = [jb.pop(20), jb.pop(40), jb.pop(60)];
+    for (const o of outs) expect(o.kind === 'packet' && o.stretch?.mode === 'accelerate').toBeFalsy();
+  });
+});
+
 describe('AdaptiveJitterBuffer unit behaviour', () => {
   it('waits the initial delay before starting, then plays in arrival order', () => {
     const jb = new AdaptiveJitterBuffer({ initialDelayMs: 60 });

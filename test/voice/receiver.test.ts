@@ -108,6 +108,78 @@ describe('VoiceReceiver', () => {
     await rx.close();
   });
 
+  it('PCM mode follows the target by time-stretching speech: continuous audio, no dropped frame', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock }); // 5 ms tick by default
+    expect(rx.tickMs).toBe(5);
+    const src = new FakeSource(clock);
+    const s = rx.attach('u', src, { mode: 'pcm', channels: 1 });
+    const got = drain(s);
+    const enc = new OpusEncoder({ channels: 1, frameDurationMs: 20 });
+    // Packets arrive on a steady 20 ms path: the 80 ms start delay is far above the few ms this
+    // clean path needs, so the buffer comes down, and with a decoder it does so by accelerating.
+    for (let k = 0; k < 150; k++) {
+      src.send(enc.encode(sine(400, k, 960)));
+      for (let t = 0; t < 4; t++) clock.advance(5);
+    }
+    enc.close();
+    await s.close();
+    const frames = (await got) as ReceivedPcmFrame[];
+    for (const f of frames) expect(f.pcm.length).toBe(960);
+    expect(s.metrics.acceleratedMs).toBeGreaterThan(20);
+    expect(s.metrics.droppedFrames).toBeLessThanOrEqual(1);
+    expect(frames.some((f) => f.stretched)).toBe(true);
+    // Every sample is accounted for: 3 s of cadence, at most one frame still accumulating.
+    expect(frames.length).toBeGreaterThanOrEqual(149);
+    expect(frames.length).toBeLessThanOrEqual(150);
+    // The stretched tone stays continuous: between the first and the last 100 ms of speech no
+    // step is much larger than the tone's own largest step (400 Hz at amplitude 12000: ~628).
+    const speech = frames.map((f) => f.pcm).filter((p) => p.some((v) => Math.abs(v) > 3000));
+    let maxStep = 0;
+    for (let i = 5; i < speech.length - 5; i++) {
+      const cur = speech[i]!;
+      const prev = speech[i - 1]!;
+      maxStep = Math.max(maxStep, Math.abs(cur[0]! - prev[prev.length - 1]!));
+      for (let n = 1; n < cur.length; n++) maxStep = Math.max(maxStep, Math.abs(cur[n]! - cur[n - 1]!));
+    }
+    expect(speech.length).toBeGreaterThan(100);
+    expect(maxStep).toBeLessThan(1000);
+    // The delay came down to a few ms above the clean path's need.
+    expect(s.metrics.currentDelayMs).toBeLessThanOrEqual(s.metrics.targetDelayMs + 5);
+    await rx.close();
+  });
+
+  it('opus mode never asks for stretching; frameMs sets the PCM frame; bad frameMs/tickMs are refused', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const a = new FakeSource(clock);
+    const b = new FakeSource(clock);
+    const so = rx.attach('o', a, { mode: 'opus' });
+    const sp = rx.attach('p', b, { mode: 'pcm', frameMs: 10 });
+    const ro = drain(so);
+    const rp = drain(sp);
+    const enc = new OpusEncoder({ channels: 1, frameDurationMs: 20 });
+    for (let k = 0; k < 60; k++) {
+      const pkt = enc.encode(sine(300, k, 960));
+      a.send(pkt);
+      b.send(pkt);
+      clock.advance(20);
+    }
+    enc.close();
+    await rx.close();
+    const opus = (await ro) as ReceivedOpusFrame[];
+    expect(opus.some((o) => o.kind === 'packet' && o.stretch)).toBe(false);
+    expect(so.metrics.stretchRequests).toBe(0);
+    const pcm = (await rp) as ReceivedPcmFrame[];
+    expect(pcm.length).toBeGreaterThan(100);
+    for (const f of pcm) expect(f.pcm.length).toBe(480);
+    expect(() => rx.attach('x', a, { mode: 'pcm', frameMs: 7 })).toThrow(/closed|frameMs/);
+    const rx2 = new VoiceReceiver({ clock });
+    expect(() => rx2.attach('x', a, { mode: 'pcm', frameMs: 7 })).toThrow(/frameMs/);
+    expect(() => new VoiceReceiver({ clock, tickMs: 0 })).toThrow(/tickMs/);
+    await rx2.close();
+  });
+
   it('resets the user buffer when the source subscribes a new track', () => {
     const clock = new ManualClock(0);
     const rx = new VoiceReceiver({ clock });

@@ -275,7 +275,8 @@ export function derivedCharts(suite: string, data: unknown): ReportChart[] {
           yLabel: 'ms',
           categories: cats,
           series: [
-            { name: 'adaptive', points: pts('adaptiveDelayMs') },
+            { name: 'adaptive: time-stretch, 5 ms tick', points: pts('adaptiveDelayMs') },
+            { name: 'adaptive: whole frames, 20 ms tick (baseline)', points: pts('frames20DelayMs') },
             { name: 'oracle (same late loss)', points: pts('oracleDelayMs') },
           ],
         },
@@ -286,7 +287,8 @@ export function derivedCharts(suite: string, data: unknown): ReportChart[] {
           yLabel: '% of frames',
           categories: cats,
           series: [
-            { name: 'adaptive', points: pts('adaptiveLatePct') },
+            { name: 'adaptive: time-stretch, 5 ms tick', points: pts('adaptiveLatePct') },
+            { name: 'adaptive: whole frames, 20 ms tick', points: pts('frames20LatePct') },
             { name: 'fixed 60 ms', points: pts('fixed60LatePct') },
             { name: 'fixed 100 ms', points: pts('fixed100LatePct') },
             { name: 'fixed 200 ms', points: pts('fixed200LatePct') },

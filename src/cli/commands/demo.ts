@@ -364,8 +364,9 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
     const timeline: DemoTimelinePoint[] = [];
     const t0 = performance.now();
     let ticks = 0;
-    // Every 100 ms (5 ticks), coarser for long runs so the chart keeps at most ~1500 points.
-    const tickEvery = Math.max(5, Math.ceil((f.seconds * 50) / 1500));
+    // Every 100 ms, coarser for long runs so the chart keeps at most ~1500 points.
+    const ticksPerSecond = 1000 / liveReceiver.tickMs;
+    const tickEvery = Math.max(ticksPerSecond / 10, Math.ceil((f.seconds * ticksPerSecond) / 1500));
     const onTick = () => {
       if (++ticks % tickEvery !== 0) return;
       const m = live.metrics;
