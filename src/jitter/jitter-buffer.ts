@@ -109,6 +109,13 @@ export type JitterOutput =
       atMs: number;
       /** When the packet arrived. */
       arrivalMs: number;
+      /**
+       * The packet's place on the sender's timeline, on the caller's clock: when it would have
+       * arrived over the fastest recent path (never after `arrivalMs`). Unlike the arrival time it
+       * does not move with network jitter, so a recorder that places audio by it keeps a late
+       * packet where it belongs instead of shifting what follows.
+       */
+      timelineMs: number;
       /** True for a ≤ 2-byte DTX packet (decode as comfort noise, do not record). */
       dtx: boolean;
       /** True when the previous slot was concealment (a decoder may smooth the join). */
@@ -436,6 +443,7 @@ export class AdaptiveJitterBuffer {
         durationMs: head.durationMs,
         atMs: at,
         arrivalMs: head.arrivalMs,
+        timelineMs: Math.min(head.arrivalMs, head.ts + ref),
         dtx: head.dtx,
         afterConceal,
       };

@@ -24,8 +24,8 @@ import { isAbsolute, join } from 'node:path';
 import { OggOpusMuxer } from '../codec/ogg-mux.js';
 import { OpusDecoder } from '../codec/opus-decoder.js';
 import { OpusEncoder } from '../codec/opus-encoder.js';
-import { fadeOut, mixInto } from '../codec/pcm.js';
-import { SILENCE_FRAME_DURATIONS, silencePacket } from '../codec/silence.js';
+import { mixInto } from '../codec/pcm.js';
+import { silencePacket } from '../codec/silence.js';
 import { InvalidInputError, IoError } from '../errors.js';
 import { TypedEmitter } from '../util/emitter.js';
 import type { ReceivedOpusFrame, UserAudioStream, VoiceReceiver } from './receiver.js';
@@ -166,12 +166,15 @@ interface TrackState {
   pcm: Int16Array[];
   pcmSamples: number;
   onOutput: (slot: ReceivedOpusFrame) => void;
+  /** The last thing written was a received packet (a gap after it may be a loss). */
+  lastWasSpeech: boolean;
 }
 
 /**
  * Jitter buffer settings for recording: never drop a received speech frame to cut delay, a large
  * cap (latency does not matter for a file, completeness does), and a delay floor of 100 ms.
- * The recorder places audio by arrival time, so the buffer's delay does not shift the timeline.
+ * The recorder places audio by each packet's place on the sender's timeline (`timelineMs`), so
+ * neither the buffer's delay nor a late packet shifts the track.
  */
 export const RECORDING_JITTER = {
   dropSpeechFrames: false,
@@ -179,6 +182,11 @@ export const RECORDING_JITTER = {
   initialDelayMs: 100,
   minDelayMs: 100,
 } as const;
+
+/** Slack behind a jitter buffer's delay before the tick pads a track (ms). */
+const PAD_MARGIN_MS = 60;
+/** Longest gap between two speech packets treated as a loss (PLC in the mix, like the live concealment cap), not a pause. */
+const LOSS_GAP_MAX_SAMPLES = 100 * 48;
 
 const FILL_UNITS: ReadonlyArray<[number, number]> = [
   [960, 20],
@@ -266,6 +274,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         pcm: [],
         pcmSamples: 0,
         onOutput: (slot) => this.#onSlot(t, slot),
+        lastWasSpeech: false,
       };
       stream.on('output', t.onOutput);
       this.#tracks.set(userId, t);
@@ -287,46 +296,56 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   #onSlot(t: TrackState, slot: ReceivedOpusFrame): void {
     if (this.#stopping && !this.#draining) return;
-    if (slot.kind === 'conceal' && t.decoder && SILENCE_FRAME_DURATIONS.includes(slot.durationMs)) {
-      // The file gets silence for a lost frame (no re-encoding), the mix gets PLC or FEC audio.
-      // A lost frame follows the frame before it (it has no arrival time of its own).
-      const dec = t.decoder;
-      this.#writePacket(t, silencePacket(this.#channels, slot.durationMs), slot.samples, true, () => {
-        const pcm = slot.fec ? dec.decodeFec(slot.fec, slot.samples) : dec.conceal(slot.samples);
-        if (slot.fadeOut) fadeOut(pcm, dec.channels);
-        return pcm;
-      });
-      return;
-    }
-    if (slot.kind !== 'packet' || slot.dtx) return; // filled by padding on the session clock
-    this.#pad(t, this.#position(slot.arrivalMs), true);
+    // Concealment, silence and DTX are not written as they play: the time they stand for is filled
+    // by padding up to the next packet's place (or by the tick), so a packet that comes after its
+    // slot was concealed still lands at its own place instead of after the concealment.
+    if (slot.kind !== 'packet' || slot.dtx) return;
+    this.#pad(t, this.#position(slot.timelineMs), true, slot.packet);
     this.#writePacket(t, slot.packet, slot.samples, false);
   }
 
   /**
-   * Sample position on the session timeline of audio that arrived at `arrivalMs`. Egress has no
-   * timestamps (audio-ws.md §5.1), so arrival time is the best wall-clock anchor there is: it does
-   * not move with the jitter buffer's delay, and it is never later than stop(), so draining the
+   * Sample position on the session timeline of a packet whose place on the sender's timeline is
+   * `timelineMs` (the jitter buffer's estimate: when it would have arrived over the fastest recent
+   * path). Egress has no timestamps (audio-ws.md §5.1); this anchor does not move with network
+   * jitter or with the jitter buffer's delay, so a late packet does not shift the rest of its talk
+   * spurt. It is never after the packet's arrival, hence never after stop(), so draining the
    * buffers at stop keeps every track within the session.
    */
-  #position(arrivalMs: number): number {
-    return Math.round((arrivalMs - this.#startMs) * 48);
+  #position(timelineMs: number): number {
+    return Math.round((timelineMs - this.#startMs) * 48);
   }
 
-  /** Fills `t` with silence up to sample position `target` (whole frames, or exactly when `exact`). */
-  #pad(t: TrackState, target: number, exact: boolean): void {
+  /**
+   * Fills `t` with silence packets up to sample position `target` (whole frames, or exactly when
+   * `exact`). With `next` (the packet about to be written) and a short gap right after speech, the
+   * gap was a loss: the mix gets PLC for it, and the last 20 ms come from `next`'s in-band FEC.
+   */
+  #pad(t: TrackState, target: number, exact: boolean, next?: Uint8Array): void {
     let gap = target - t.info.samples;
+    if (gap <= 0) return;
+    const dec = t.decoder;
+    const loss = dec !== undefined && next !== undefined && t.lastWasSpeech && gap <= LOSS_GAP_MAX_SAMPLES;
+    t.lastWasSpeech = false;
     for (const [samples, ms] of FILL_UNITS) {
       if (!exact && samples < 960) break;
       while (gap >= samples) {
-        this.#writePacket(t, silencePacket(this.#channels, ms), samples, true);
         gap -= samples;
+        const fec = gap === 0 && samples === 960 ? next : undefined;
+        this.#writePacket(
+          t,
+          silencePacket(this.#channels, ms),
+          samples,
+          true,
+          loss ? () => (fec ? dec.decodeFec(fec, samples) : dec.conceal(samples)) : undefined,
+        );
       }
     }
   }
 
   #writePacket(t: TrackState, packet: Uint8Array, samples: number, fill: boolean, mixPcm?: () => Int16Array): void {
     t.info.samples += samples;
+    if (!fill) t.lastWasSpeech = true;
     if (fill) t.info.fillPackets++;
     else t.info.packets++;
     t.sink.write(t.mux.write(packet, samples));
@@ -353,9 +372,12 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
 
   #tick(now: number): void {
     if (this.#stopping) return;
-    const target = Math.floor((now - this.#startMs) * 48);
     for (const t of this.#tracks.values()) {
-      this.#pad(t, target, false);
+      // Pad only up to what the jitter buffer can no longer hand out: audio still waiting in it
+      // (up to its delay behind "now") must find its place free.
+      const m = t.stream.jitter.metrics;
+      const horizonMs = Math.max(m.targetDelayMs, m.currentDelayMs) + PAD_MARGIN_MS;
+      this.#pad(t, Math.floor((now - horizonMs - this.#startMs) * 48), false);
       this.#check(t);
     }
     this.#mixDown(false);

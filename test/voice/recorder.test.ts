@@ -258,3 +258,43 @@ describe('Recorder drain', () => {
     expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples));
   });
 });
+
+describe('Recorder timing', () => {
+  it('bug: a late packet in continuous speech shifted the rest of the talk spurt by its lateness', async () => {
+    const clock = new ManualClock(1000);
+    const receiver = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const rec = new Recorder({
+      receiver,
+      users: ['a'],
+      outDir: tmp(),
+      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
+    });
+    // 5 s of continuous speech on a steady path, except that packet 120 is held 180 ms (longer
+    // than the recording buffer's 100 ms delay, so its slot is concealed before it comes), and with
+    // it, in order on the one WebSocket, 121..128; from 129 on the path is steady again.
+    const held: number[] = [];
+    for (let k = 0; k < 250; k++) {
+      if (k >= 120 && k <= 128) held.push(k);
+      else src.send(tracePacket(k));
+      if (k === 128) for (const h of held.splice(0)) src.send(tracePacket(h));
+      clock.advance(20);
+    }
+    clock.advance(300);
+    const summary = await rec.stop();
+    const file = readOgg(summary.tracks[0]!.path);
+    const pos = new Map<number, number>();
+    let at = 0;
+    for (const p of file.packets) {
+      const i = tracePacketIndex(p.packet);
+      if (i !== undefined) pos.set(i, at);
+      at += p.samples;
+    }
+    expect([...pos.keys()]).toEqual(Array.from({ length: 250 }, (_, k) => k));
+    // Nothing inserted: every packet sits exactly k frames after packet 0 (before the fix, the
+    // concealed slots were written as silence and packets 120..249 came after them, late).
+    for (const k of [119, 120, 121, 128, 129, 200, 249]) expect(pos.get(k)! - pos.get(0)!).toBe(k * 960);
+    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples));
+    await receiver.close();
+  });
+});
