@@ -406,9 +406,10 @@ export class DuplexCallSession extends TypedEmitter<DuplexCallSessionEvents> imp
   }
 
   /**
-   * The caller's audio through an adaptive jitter buffer on a 20 ms playout tick
+   * The caller's audio through an adaptive jitter buffer on the receiver's 5 ms playout tick
    * (`VoiceReceiver.attach`; the buffer resets on each `subscribed`): Opus slots with
-   * concealment, or decoded PCM with `mode: 'pcm'`. Calling it again returns the same stream;
+   * concealment, or decoded 20 ms PCM frames with `mode: 'pcm'` (time-stretched to follow the
+   * target delay). Calling it again returns the same stream;
    * it ends when the session closes.
    * @throws ClosedError once closed.
    */

@@ -16,16 +16,19 @@
  * timestamp `ts(i) = ts(i-1) + dur(i-1)`, re-anchored to its arrival after a DTX packet, the first
  * packet and a sender restart (those gaps are silence, not loss). `arrival - ts` minus its recent
  * minimum (a 2 s window of media time, raised when a persistent step shows) is the packet's
- * relative delay, which feeds a forgetting {@link DelayHistogram}; the target delay minimises
- * `delay + lateLossCostMs · late-loss %`.
+ * relative delay, which feeds a forgetting {@link DelayHistogram} (a sample half a frame or more
+ * above the floor waits ten packets, to tell a late packet from a timeline that moved); the
+ * target delay minimises `delay + lateLossCostMs · late-loss %`.
  *
  * Loss is inferred two ways: when the network has been quiet (small spread) and a packet arrives
  * about a whole number of frames late, those frames were lost and a gap is queued in front of it
  * (so the decoder can use the packet's in-band FEC for the last missing frame); otherwise loss
  * shows as an underrun, concealed by PLC for the exact slot. Concealment runs are capped
  * (`concealCapMs`), then fade to silence. During silence (after DTX) the buffer stretches or
- * compresses freely by holding or dropping silence; during speech it drops whole frames, at most
- * one every few slots, when the delay is above target by more than a frame.
+ * compresses freely by holding or dropping silence. During speech, with `timeStretch`, it asks the
+ * consumer to time-stretch decoded PCM by a few ms (accelerate or expand, NetEq-style), and only
+ * drops whole frames when far above target; without it (Opus passthrough), it drops whole frames,
+ * at most one every few slots, when the delay is above target by more than a frame.
  *
  * @remarks NetEq (WebRTC) is the conceptual reference; no code is taken from it. No timers inside:
  * the caller owns time and calls {@link AdaptiveJitterBuffer.pop} on its own tick, looping while it
@@ -188,6 +191,7 @@ export class AdaptiveJitterBuffer {
   #lastShape = -1;
   #ref: Array<{ ts: number; e: number }> = []; // monotonic deque: increasing e
   #recent: Array<{ ts: number; e: number }> = [];
+  #pendingSamples: Array<{ e: number; age: number }> = [];
 
   // Playout side.
   #started = false;
@@ -277,6 +281,7 @@ export class AdaptiveJitterBuffer {
         m.restarts++;
         this.#ref = [];
         this.#recent = [];
+        this.#pendingSamples = [];
         this.#concealCreditMs = 0;
       }
       const ref = this.#refValue();
@@ -338,8 +343,7 @@ export class AdaptiveJitterBuffer {
     this.#prevE = e;
     this.#updateReference(ts, e, dur);
     if (!reanchor) {
-      const ref = this.#refValue() ?? e;
-      this.#hist.add(e - ref);
+      this.#learn(e, dur);
       if (this.#hist.samples >= this.#o.warmupPackets) {
         const t = this.#hist.optimalDelay(this.#o.lateLossCostMs);
         this.#target = Math.min(this.#o.maxDelayMs, Math.max(this.#o.minDelayMs, t));
@@ -500,6 +504,7 @@ export class AdaptiveJitterBuffer {
     this.#lastShape = -1;
     this.#ref = [];
     this.#recent = [];
+    this.#pendingSamples = [];
     this.#jitterMs = 0;
     this.#steadyPackets = 0;
     this.#prevE = Number.NaN;
@@ -649,6 +654,26 @@ export class AdaptiveJitterBuffer {
     }
     this.#prevTs -= g;
     return 'undone';
+  }
+
+  /**
+   * Feeds the histogram. A packet at least half a frame above the floor is either late (a
+   * spike) or the first of a timeline that moved (a loss the timing could not infer, a route
+   * change); only the packets after it tell which. Such a sample waits {@link RECENT} packets
+   * and is then measured against the floor of that moment, which a step will have raised:
+   * a burst of uninferred losses then no longer inflates the target for the histogram's memory.
+   */
+  #learn(e: number, dur: number): void {
+    const pending = this.#pendingSamples;
+    for (const p of pending) p.age++;
+    while (pending.length && pending[0]!.age >= RECENT) {
+      const ref = this.#refValue();
+      const p = pending.shift()!;
+      if (ref !== undefined) this.#hist.add(p.e - ref);
+    }
+    const ref = this.#refValue() ?? e;
+    if (e - ref >= dur / 2) pending.push({ e, age: 0 });
+    else this.#hist.add(e - ref);
   }
 
   #removeEntry(entry: Entry): void {

@@ -384,6 +384,23 @@ describe('AdaptiveJitterBuffer unit behaviour', () => {
     expect(jb.metrics.inferredLosses).toBe(1);
   });
 
+  it('a loss burst too long to infer moves the timeline, and does not inflate the target', () => {
+    const jb = new AdaptiveJitterBuffer({ timeStretch: true });
+    let maxTarget = 0;
+    let now = 0;
+    for (let i = 0; i < 600; i++, now += 20) {
+      // 8 frames (160 ms) lost in a row every 2 s: more than the timing can infer as loss.
+      if (i % 100 < 92 || i < 100) jb.push(tracePacket(i), now + (i % 3));
+      for (let o = jb.pop(now); o.kind !== 'none'; o = jb.pop(now)) {
+        if (o.kind === 'packet' && o.stretch) jb.stretched(o.stretch.mode === 'accelerate' ? -120 : 120);
+      }
+      if (i > 100) maxTarget = Math.max(maxTarget, jb.targetDelayMs);
+    }
+    expect(jb.metrics.referenceSteps).toBeGreaterThanOrEqual(4);
+    // The clean path needs a few ms; each burst used to add a 160 ms sample to the histogram.
+    expect(maxTarget).toBeLessThanOrEqual(10);
+  });
+
   it('keeps memory bounded under a burst far beyond the cap', () => {
     const jb = new AdaptiveJitterBuffer({ maxBufferedMs: 300 });
     for (let i = 0; i < 1000; i++) jb.push(tracePacket(i), 5);
