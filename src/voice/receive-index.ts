@@ -24,6 +24,7 @@ export {
 } from './receiver.js';
 export {
   RECORDING_JITTER,
+  TRACK_LEAD_IN_SAMPLES,
   type RecordedTrack,
   Recorder,
   type RecorderEvents,

@@ -183,6 +183,8 @@ export const RECORDING_JITTER = {
   minDelayMs: 100,
 } as const;
 
+/** Samples of the silence packet each track starts with, and its pre-skip (RFC 7845 §4.2). */
+export const TRACK_LEAD_IN_SAMPLES = 120;
 /** Slack behind a jitter buffer's delay before the tick pads a track (ms). */
 const PAD_MARGIN_MS = 60;
 /** Longest gap between two speech packets treated as a loss (PLC in the mix, like the live concealment cap), not a pause. */
@@ -259,10 +261,17 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       const name = options.fileName?.(userId) ?? `${safeName(userId)}.ogg`;
       const path = isAbsolute(name) ? name : join(options.outDir, name);
       const sink = new FileSink(path);
-      // Pre-skip 0: the packets come from a live stream, not from the start of an encoder, so the
-      // file's duration is exactly the session's (RFC 7845 §4.2 allows 0).
-      const mux = new OggOpusMuxer({ channels: this.#channels, preSkip: 0, comments: [`ARGON_USER_ID=${userId}`] });
+      // The packets come from a live stream, not from the start of an encoder, so no encoder
+      // delay needs trimming. RFC 7845 §4.2 allows a pre-skip of 0, but opusinfo warns on anything
+      // under 120: the file starts with one 2.5 ms silence packet that the pre-skip removes, so
+      // the decoded length is still exactly the session's.
+      const mux = new OggOpusMuxer({
+        channels: this.#channels,
+        preSkip: TRACK_LEAD_IN_SAMPLES,
+        comments: [`ARGON_USER_ID=${userId}`],
+      });
       sink.write(mux.headers());
+      sink.write(mux.write(silencePacket(this.#channels, 2.5), TRACK_LEAD_IN_SAMPLES));
       const stream = subscribe(userId);
       const t: TrackState = {
         info: { userId, path, samples: 0, packets: 0, fillPackets: 0 },

@@ -7,7 +7,7 @@ import { tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
-import { RECORDING_JITTER, Recorder } from '../../src/voice/recorder.js';
+import { RECORDING_JITTER, Recorder, TRACK_LEAD_IN_SAMPLES } from '../../src/voice/recorder.js';
 
 class FakeSource extends TypedEmitter<{ frame: [Uint8Array, number] }> {
   constructor(readonly clock: ManualClock) {
@@ -87,9 +87,10 @@ describe('Recorder on a fake clock', () => {
     const oa = readOgg(a!.path);
     const ob = readOgg(b!.path);
     expect(oa.eos && ob.eos).toBe(true);
-    expect(oa.samples).toBe(a!.samples);
-    expect(oa.lastGranule).toBe(BigInt(a!.samples));
-    expect(ob.lastGranule).toBe(BigInt(b!.samples));
+    // Each file starts with a 2.5 ms silence packet that its pre-skip removes (opusinfo wants ≥ 120).
+    expect(oa.samples).toBe(a!.samples + TRACK_LEAD_IN_SAMPLES);
+    expect(oa.lastGranule).toBe(BigInt(a!.samples + TRACK_LEAD_IN_SAMPLES));
+    expect(ob.lastGranule).toBe(BigInt(b!.samples + TRACK_LEAD_IN_SAMPLES));
     // Every received speech packet is in the file, unchanged, in order; DTX is not.
     const idxA = oa.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
     const idxB = ob.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
@@ -255,7 +256,7 @@ describe('Recorder drain', () => {
     const file = readOgg(summary.tracks[0]!.path);
     const idx = file.packets.map((p) => tracePacketIndex(p.packet)).filter((i) => i !== undefined);
     expect(idx).toEqual(sent);
-    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples));
+    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples + TRACK_LEAD_IN_SAMPLES));
   });
 });
 
@@ -294,7 +295,7 @@ describe('Recorder timing', () => {
     // Nothing inserted: every packet sits exactly k frames after packet 0 (before the fix, the
     // concealed slots were written as silence and packets 120..249 came after them, late).
     for (const k of [119, 120, 121, 128, 129, 200, 249]) expect(pos.get(k)! - pos.get(0)!).toBe(k * 960);
-    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples));
+    expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples + TRACK_LEAD_IN_SAMPLES));
     await receiver.close();
   });
 });
