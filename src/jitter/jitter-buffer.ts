@@ -119,6 +119,12 @@ export type JitterOutput =
        * packet where it belongs instead of shifting what follows.
        */
       timelineMs: number;
+      /**
+       * The packet's position on the sender's media timeline (ms; the origin is arbitrary and
+       * moves at a sender restart or `reset()`). `mediaMs + referenceMs` read later gives
+       * `timelineMs` with a reference that has seen more packets (see {@link AdaptiveJitterBuffer.referenceMs}).
+       */
+      mediaMs: number;
       /** True for a ≤ 2-byte DTX packet (decode as comfort noise, do not record). */
       dtx: boolean;
       /** True when the previous slot was concealment (a decoder may smooth the join). */
@@ -239,6 +245,21 @@ export class AdaptiveJitterBuffer {
   /** Current target delay in ms (relative to the fastest recent packet). */
   get targetDelayMs(): number {
     return this.#target;
+  }
+
+  /**
+   * The current offset from the sender's media timeline to the caller's clock: arrival minus
+   * media position of the fastest recent packets (undefined before the first packet). It rises
+   * when the timeline moved (a loss burst too long to infer, a route change) once ten packets
+   * confirm it, which is why a recorder that can wait reads it later than playout does.
+   */
+  get referenceMs(): number | undefined {
+    return this.#refValue();
+  }
+
+  /** Times the media timeline was re-based (sender restarts plus `reset()` calls). */
+  get timelineEpoch(): number {
+    return this.metrics.restarts + this.metrics.resets;
   }
 
   /** Media held in the queue, in ms. */
@@ -448,6 +469,7 @@ export class AdaptiveJitterBuffer {
         atMs: at,
         arrivalMs: head.arrivalMs,
         timelineMs: Math.min(head.arrivalMs, head.ts + ref),
+        mediaMs: head.ts,
         dtx: head.dtx,
         afterConceal,
       };

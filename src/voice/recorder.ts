@@ -168,6 +168,23 @@ interface TrackState {
   onOutput: (slot: ReceivedOpusFrame) => void;
   /** The last thing written was a received packet (a gap after it may be a loss). */
   lastWasSpeech: boolean;
+  /** Played packets waiting {@link PLACE_HOLD_MS} before they are placed (see `#place`). */
+  held: HeldPacket[];
+  /** The last received packet written (repeated over a short loss). */
+  lastPacket?: { packet: Uint8Array; samples: number };
+}
+
+interface HeldPacket {
+  packet: Uint8Array;
+  samples: number;
+  /** Position on the sender's media timeline, and the timeline epoch it belongs to. */
+  mediaMs: number;
+  epoch: number;
+  /** The jitter buffer's placement when it played the packet (the fallback). */
+  timelineMs: number;
+  arrivalMs: number;
+  /** Receiver time when it was played. */
+  playedMs: number;
 }
 
 /**
@@ -179,14 +196,27 @@ interface TrackState {
 export const RECORDING_JITTER = {
   dropSpeechFrames: false,
   maxBufferedMs: 10_000,
-  initialDelayMs: 100,
-  minDelayMs: 100,
+  initialDelayMs: 300,
+  minDelayMs: 300,
 } as const;
 
 /** Samples of the silence packet each track starts with, and its pre-skip (RFC 7845 §4.2). */
 export const TRACK_LEAD_IN_SAMPLES = 120;
 /** Slack behind a jitter buffer's delay before the tick pads a track (ms). */
 const PAD_MARGIN_MS = 60;
+/**
+ * How long a played packet waits before it is placed on its track (ms). The jitter buffer tells a
+ * late packet from a timeline that moved (a loss burst too long to infer) only ten packets later;
+ * waiting that long places the audio after such a burst where it belongs instead of early.
+ */
+const PLACE_HOLD_MS = 260;
+/**
+ * A packet placed less than this past its track's end is written right after it (15 ms): the
+ * reference moving with the path's jitter, not missing audio.
+ */
+const CONTIGUOUS_SLACK_SAMPLES = 720;
+/** Longest loss inside speech filled by repeating the last packet in the file (60 ms). */
+const REPEAT_MAX_SAMPLES = 60 * 48;
 /** Longest gap between two speech packets treated as a loss (PLC in the mix, like the live concealment cap), not a pause. */
 const LOSS_GAP_MAX_SAMPLES = 100 * 48;
 
@@ -284,6 +314,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
         pcmSamples: 0,
         onOutput: (slot) => this.#onSlot(t, slot),
         lastWasSpeech: false,
+        held: [],
       };
       stream.on('output', t.onOutput);
       this.#tracks.set(userId, t);
@@ -309,8 +340,37 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     // by padding up to the next packet's place (or by the tick), so a packet that comes after its
     // slot was concealed still lands at its own place instead of after the concealment.
     if (slot.kind !== 'packet' || slot.dtx) return;
-    this.#pad(t, this.#position(slot.timelineMs), true, slot.packet);
-    this.#writePacket(t, slot.packet, slot.samples, false);
+    const jb = t.stream.jitter;
+    t.held.push({
+      packet: slot.packet,
+      samples: slot.samples,
+      mediaMs: slot.mediaMs,
+      epoch: jb.timelineEpoch,
+      timelineMs: slot.timelineMs,
+      arrivalMs: slot.arrivalMs,
+      playedMs: this.#o.receiver.clock.now(),
+    });
+  }
+
+  /**
+   * Writes the held packets played at or before `until` (all of them without it). Each goes at
+   * its media position plus the jitter buffer's reference as it is now, which has seen the packets
+   * after it; never after its arrival. After a sender restart the old media positions mean
+   * nothing, so the placement from playout time is used.
+   */
+  #place(t: TrackState, until?: number): void {
+    const jb = t.stream.jitter;
+    const ref = jb.referenceMs;
+    while (t.held.length && (until === undefined || t.held[0]!.playedMs <= until)) {
+      const h = t.held.shift()!;
+      const at =
+        h.epoch === jb.timelineEpoch && ref !== undefined ? Math.min(h.arrivalMs, h.mediaMs + ref) : h.timelineMs;
+      // A few ms past the end is the reference moving with the path's jitter, not missing audio:
+      // keep speech contiguous (a few ms of silence inside it would be a dropout).
+      const pos = this.#position(at);
+      if (pos - t.info.samples >= CONTIGUOUS_SLACK_SAMPLES) this.#pad(t, pos, true, h.packet);
+      this.#writePacket(t, h.packet, h.samples, false);
+    }
   }
 
   /**
@@ -326,35 +386,49 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   }
 
   /**
-   * Fills `t` with silence packets up to sample position `target` (whole frames, or exactly when
-   * `exact`). With `next` (the packet about to be written) and a short gap right after speech, the
-   * gap was a loss: the mix gets PLC for it, and the last 20 ms come from `next`'s in-band FEC.
+   * Fills `t` up to sample position `target` (whole frames, or exactly when `exact`). With `next`
+   * (the packet about to be written) right after speech, a gap is a loss: up to
+   * {@link REPEAT_MAX_SAMPLES} of it repeat the last received packet (decoders carry on where a
+   * silence frame would make them ramp up again over ~100 ms; nothing is re-encoded), the rest is
+   * silence; the mix gets PLC for it, and the last 20 ms from `next`'s in-band FEC.
    */
   #pad(t: TrackState, target: number, exact: boolean, next?: Uint8Array): void {
     let gap = target - t.info.samples;
     if (gap <= 0) return;
     const dec = t.decoder;
-    const loss = dec !== undefined && next !== undefined && t.lastWasSpeech && gap <= LOSS_GAP_MAX_SAMPLES;
+    const speechGap = next !== undefined && t.lastWasSpeech;
+    const mixLoss = dec !== undefined && speechGap && gap <= LOSS_GAP_MAX_SAMPLES;
     t.lastWasSpeech = false;
+    const fill = (packet: Uint8Array, samples: number) => {
+      gap -= samples;
+      const fec = gap === 0 && samples === 960 ? next : undefined;
+      this.#writePacket(
+        t,
+        packet,
+        samples,
+        true,
+        mixLoss ? () => (fec ? dec.decodeFec(fec, samples) : dec.conceal(samples)) : undefined,
+      );
+    };
+    const last = t.lastPacket;
+    if (speechGap && last && gap <= REPEAT_MAX_SAMPLES + last.samples / 2) {
+      // Whole repeats only, rounded: a few ms of silence inside speech would still be a dropout.
+      // The track then ends up to half a frame off the estimate, which the next placement absorbs.
+      for (let n = Math.round(gap / last.samples); n > 0; n--) fill(last.packet, last.samples);
+      return;
+    }
     for (const [samples, ms] of FILL_UNITS) {
       if (!exact && samples < 960) break;
-      while (gap >= samples) {
-        gap -= samples;
-        const fec = gap === 0 && samples === 960 ? next : undefined;
-        this.#writePacket(
-          t,
-          silencePacket(this.#channels, ms),
-          samples,
-          true,
-          loss ? () => (fec ? dec.decodeFec(fec, samples) : dec.conceal(samples)) : undefined,
-        );
-      }
+      while (gap >= samples) fill(silencePacket(this.#channels, ms), samples);
     }
   }
 
   #writePacket(t: TrackState, packet: Uint8Array, samples: number, fill: boolean, mixPcm?: () => Int16Array): void {
     t.info.samples += samples;
-    if (!fill) t.lastWasSpeech = true;
+    if (!fill) {
+      t.lastWasSpeech = true;
+      t.lastPacket = { packet, samples };
+    }
     if (fill) t.info.fillPackets++;
     else t.info.packets++;
     t.sink.write(t.mux.write(packet, samples));
@@ -385,7 +459,8 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
       // Pad only up to what the jitter buffer can no longer hand out: audio still waiting in it
       // (up to its delay behind "now") must find its place free.
       const m = t.stream.jitter.metrics;
-      const horizonMs = Math.max(m.targetDelayMs, m.currentDelayMs) + PAD_MARGIN_MS;
+      this.#place(t, now - PLACE_HOLD_MS);
+      const horizonMs = Math.max(m.targetDelayMs, m.currentDelayMs) + PLACE_HOLD_MS + PAD_MARGIN_MS;
       this.#pad(t, Math.floor((now - horizonMs - this.#startMs) * 48), false);
       this.#check(t);
     }
@@ -499,7 +574,10 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     // Nothing the user asked to record is lost: what arrived but was still waiting in a jitter
     // buffer is played out now (virtual time) and written before the tracks are closed.
     this.#draining = true;
-    for (const t of this.#tracks.values()) t.stream.drain(now, receiver.tickMs);
+    for (const t of this.#tracks.values()) {
+      t.stream.drain(now, receiver.tickMs);
+      this.#place(t);
+    }
     this.#draining = false;
     const stopAt = this.#position(now);
     // Every track ends at the same sample: the stop time, or later if a jitter buffer handed a

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
-import { tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
+import { generateTrace, tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
@@ -160,7 +160,9 @@ describe('Recorder on a fake clock', () => {
     // No stop(): read what is on disk now (as after kill -9).
     const o = readOgg(join(dir, 'a.ogg'));
     expect(o.eos).toBe(false);
-    expect(o.samples).toBeGreaterThanOrEqual(2000 * 48 - 960);
+    // Everything placed by the 2 s flush is there: audio waits up to the jitter buffer's delay
+    // (80 ms here) plus the recorder's placement hold and margin (320 ms) before it is placed.
+    expect(o.samples).toBeGreaterThanOrEqual((2000 - 80 - 320 - 20) * 48);
     expect(o.lastGranule).toBe(BigInt(o.samples));
     await rec.stop();
     await receiver.close();
@@ -296,6 +298,113 @@ describe('Recorder timing', () => {
     // concealed slots were written as silence and packets 120..249 came after them, late).
     for (const k of [119, 120, 121, 128, 129, 200, 249]) expect(pos.get(k)! - pos.get(0)!).toBe(k * 960);
     expect(file.lastGranule).toBe(BigInt(summary.tracks[0]!.samples + TRACK_LEAD_IN_SAMPLES));
+    await receiver.close();
+  });
+});
+
+describe('Recorder loss fill', () => {
+  it('a short loss inside speech repeats the packet before it; a long one is silence', async () => {
+    const clock = new ManualClock(1000);
+    const receiver = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const rec = new Recorder({
+      receiver,
+      users: ['a'],
+      outDir: tmp(),
+      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
+    });
+    const lost = new Set([50, 80, 81, 120, 121, 122, 123, 124, 125]);
+    for (let k = 0; k < 200; k++) {
+      if (!lost.has(k)) src.send(tracePacket(k));
+      clock.advance(20);
+    }
+    const summary = await rec.stop();
+    const file = readOgg(summary.tracks[0]!.path);
+    const seq = file.packets.map((p) => tracePacketIndex(p.packet) ?? -1);
+    const from = (k: number) => seq.slice(seq.indexOf(k), seq.indexOf(k) + 4);
+    expect(from(49)).toEqual([49, 49, 51, 52]); // one lost frame: 49 again
+    expect(from(79)).toEqual([79, 79, 79, 82]); // two: 79 twice more
+    expect(from(119)).toEqual([119, -1, -1, -1]); // six (120 ms): silence
+    // Every packet still sits at its own place.
+    const pos = (k: number) => {
+      let at = 0;
+      for (const p of file.packets) {
+        if (tracePacketIndex(p.packet) === k) return at;
+        at += p.samples;
+      }
+      return -1;
+    };
+    for (const k of [51, 82, 126, 199]) expect(pos(k) - pos(0)).toBe(k * 960);
+    await receiver.close();
+  });
+});
+
+describe('Recorder over a minute of impaired traffic (fake clock)', () => {
+  it('every track is the session length within one frame, nothing received is lost, no drift', async () => {
+    const clock = new ManualClock(0);
+    const receiver = new VoiceReceiver({ clock });
+    const scenarios = ['jitter', 'dtx', 'burst', 'reorder'] as const;
+    const traces = scenarios.map((sc, i) => generateTrace(sc, { seed: 11 + i, durationMs: 60_000 }));
+    const src = scenarios.map(() => new FakeSource(clock));
+    const rec = new Recorder({
+      receiver,
+      users: [...scenarios],
+      outDir: tmp(),
+      subscribe: (u) =>
+        receiver.attach(u, src[scenarios.indexOf(u as (typeof scenarios)[number])]!, {
+          mode: 'opus',
+          jitter: RECORDING_JITTER,
+        }),
+    });
+    // All arrivals of all users, in time order, on the fake clock.
+    const events = traces
+      .flatMap((t, u) => t.arrivals.map((p) => ({ u, p })))
+      .sort((a, b) => a.p.arrivalMs! - b.p.arrivalMs!);
+    for (const { u, p } of events) {
+      if (p.arrivalMs! > clock.now()) clock.advance(p.arrivalMs! - clock.now());
+      src[u]!.send(p.packet);
+    }
+    clock.advance(60_500 - clock.now());
+    const summary = await rec.stop();
+    const session = summary.durationMs * 48;
+    for (const [u, t] of summary.tracks.entries()) {
+      expect(t.error).toBeUndefined();
+      expect(Math.abs(t.samples - session), t.userId).toBeLessThanOrEqual(960);
+      const file = readOgg(t.path);
+      expect(file.lastGranule).toBe(BigInt(t.samples + TRACK_LEAD_IN_SAMPLES));
+      // Every received speech packet is in the file, once.
+      const received = traces[u]!.arrivals.filter((p) => !p.dtx).map((p) => p.index);
+      const written: number[] = [];
+      const offsets: number[] = [];
+      const sendOf = new Map(traces[u]!.packets.map((p) => [p.index, p.sendMs]));
+      let pos = -TRACK_LEAD_IN_SAMPLES;
+      for (const p of file.packets) {
+        const i = tracePacketIndex(p.packet);
+        // A short loss is filled by repeating the packet before it: count each packet once.
+        if (i !== undefined && i !== written[written.length - 1]) {
+          written.push(i);
+          offsets.push(pos / 48 - sendOf.get(i)!);
+        }
+        pos += p.samples;
+      }
+      expect(
+        [...written].sort((a, b) => a - b),
+        t.userId,
+      ).toEqual([...received].sort((a, b) => a - b));
+      // No drift: the offset of audio against the sender's clock is the same in the last 10 s as
+      // in the first 10 s (to within the path's own variation), over the whole minute.
+      const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+      const n = Math.floor(offsets.length / 6);
+      const drift = median(offsets.slice(-n)) - median(offsets.slice(0, n));
+      expect(Math.abs(drift), t.userId).toBeLessThanOrEqual(25);
+      // Aligned: every packet sits within the path's delay spread of its send time, also right
+      // after loss bursts too long to infer (placed before the jitter buffer saw the timeline move,
+      // they used to land up to 140 ms early).
+      const base = median(offsets);
+      const spread = t.userId === 'jitter' ? 150 : 30;
+      expect(Math.min(...offsets) - base, t.userId).toBeGreaterThanOrEqual(-spread);
+      expect(Math.max(...offsets) - base, t.userId).toBeLessThanOrEqual(spread);
+    }
     await receiver.close();
   });
 });
