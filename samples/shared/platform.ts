@@ -18,6 +18,7 @@
  * @packageDocumentation
  */
 import { Bot } from '../../src/bot.js';
+import { parseExtraTokens } from '../../src/cli/context.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { InvalidInputError, registerSecret } from '../../src/errors.js';
 import { Intents } from '../../src/events/intents.js';
@@ -163,10 +164,7 @@ export async function connectPlatform(options: ConnectPlatformOptions = {}): Pro
       if (!voiceChannelId)
         throw new InvalidInputError(`space ${spaceId} has no voice channel: create one, or set ARGON_CHANNEL_ID`);
     }
-    const extraTokens = (env.ARGON_EXTRA_TOKENS ?? '')
-      .split(',')
-      .map((t) => t.trim())
-      .filter(Boolean);
+    const extraTokens = parseExtraTokens(env);
     const space = spaceId;
     const emu = env.ARGON_TOKEN ? undefined : emulator;
     const platform: SamplePlatform = {
@@ -193,7 +191,6 @@ export async function connectPlatform(options: ConnectPlatformOptions = {}): Pro
             );
           }
           extraToken = next;
-          registerSecret(extraToken);
         }
         const rest = new RestClient({ token: extraToken, baseUrl: apiUrl });
         try {

@@ -8,6 +8,8 @@
  *        └──────────────► Emulator.start({ port: 0 }) ──► RestClient(emu.apiUrl, emu.bot.token)
  * space:   --space   → ARGON_SPACE_ID   → the bot's first space (IBotSelf/GetSpaces)
  * channel: --channel → ARGON_CHANNEL_ID → that space's first voice channel (IChannels/List)
+ * more bot identities (one voice session per identity per room, audio-ws.md §6):
+ *          ARGON_EXTRA_TOKENS (comma-separated) with ARGON_TOKEN, else a new emulator bot each
  * ```
  * @packageDocumentation
  */
@@ -18,6 +20,27 @@ import type { CliIo } from './main.js';
 
 /** Default REST base when `ARGON_API_URL` is not set (rest-sse.md §1.1). */
 export const DEFAULT_API_URL = 'https://gateway.argon.zone';
+
+/**
+ * The extra bot tokens of `ARGON_EXTRA_TOKENS` (comma-separated, blanks ignored), in order, each
+ * registered as a secret so that it is redacted from every message.
+ */
+export function parseExtraTokens(env: Record<string, string | undefined>): string[] {
+  const tokens = (env.ARGON_EXTRA_TOKENS ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  for (const t of tokens) registerSecret(t);
+  return tokens;
+}
+
+/** Another bot identity, for one more voice session in the same room (audio-ws.md §6). */
+export interface ExtraIdentity {
+  /** REST client authenticated as that bot (closed by {@link PlatformContext.close}). */
+  rest: RestClient;
+  /** Where it came from, for messages (`ARGON_EXTRA_TOKENS #1`, `emulator bot <userId>`); never the token. */
+  label: string;
+}
 
 /** What a command talks to, resolved from flags, environment and the platform itself. */
 export interface PlatformContext {
@@ -33,6 +56,14 @@ export interface PlatformContext {
   channelId: string;
   /** The embedded emulator when no `ARGON_TOKEN` was given. */
   emulator?: Emulator;
+  /**
+   * Another bot identity in {@link spaceId}: with `ARGON_TOKEN`, the next unused token of
+   * `ARGON_EXTRA_TOKENS` (`undefined` once they are used up); with the embedded emulator, a new
+   * bot made a member of the space (`name` is its username).
+   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6), so a
+   * command that opens several sessions in one voice channel needs one identity for each.
+   */
+  extraIdentity(name: string): ExtraIdentity | undefined;
   /** Releases the REST client and stops the embedded emulator; idempotent. */
   close(): Promise<void>;
 }
@@ -89,12 +120,13 @@ export async function resolvePlatform(io: CliIo, options: ResolvePlatformOptions
   registerSecret(token);
   let closed = false;
   let rest: RestClient | undefined;
+  const extras: RestClient[] = [];
   const close = async (): Promise<void> => {
     if (closed) return;
     closed = true;
-    const r = rest as unknown as { close?: () => unknown } | undefined;
+    const clients = [rest, ...extras] as unknown as Array<{ close?: () => unknown } | undefined>;
     try {
-      await r?.close?.();
+      await Promise.all(clients.map(async (r) => r?.close?.()));
     } finally {
       await emulator?.close();
     }
@@ -129,7 +161,32 @@ export async function resolvePlatform(io: CliIo, options: ResolvePlatformOptions
       }
       channelId = voice.channelId;
     }
-    const ctx: PlatformContext = { rest, token, apiUrl, spaceId, channelId, close };
+    const extraTokens = emulator ? [] : parseExtraTokens(env);
+    let extrasUsed = 0;
+    const space = spaceId;
+    const extraIdentity = (name: string): ExtraIdentity | undefined => {
+      if (closed) throw new InvalidInputError('the platform context is closed');
+      let extraToken: string;
+      let label: string;
+      if (emulator) {
+        const bot = emulator.createBot({ username: name, verified: true });
+        emulator.addMember(space, bot.userId);
+        extraToken = bot.token;
+        registerSecret(extraToken);
+        label = `emulator bot ${bot.userId}`;
+      } else {
+        const next = extraTokens[extrasUsed];
+        if (next === undefined) return undefined;
+        extrasUsed++;
+        extraToken = next;
+        label = `ARGON_EXTRA_TOKENS #${extrasUsed}`;
+      }
+      // Built like the main client above: same base URL, its own token.
+      const client = new RestClient({ token: extraToken, baseUrl: apiUrl });
+      extras.push(client);
+      return { rest: client, label };
+    };
+    const ctx: PlatformContext = { rest, token, apiUrl, spaceId, channelId, extraIdentity, close };
     if (emulator) ctx.emulator = emulator;
     return ctx;
   } catch (err) {

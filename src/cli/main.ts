@@ -51,7 +51,8 @@ async function usage(): Promise<string> {
   }
   lines.push(
     '',
-    'Environment: ARGON_API_URL, ARGON_TOKEN, ARGON_SPACE_ID, ARGON_CHANNEL_ID.',
+    'Environment: ARGON_API_URL, ARGON_TOKEN, ARGON_SPACE_ID, ARGON_CHANNEL_ID, ARGON_AUDIO_URL,',
+    'ARGON_EXTRA_TOKENS (more bot tokens: record receives each extra --user as one of them).',
     'Without ARGON_TOKEN every command runs against an embedded emulator of the platform.',
     "Run 'argon-voice <command> --help' for a command's options.",
   );

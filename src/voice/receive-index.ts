@@ -17,6 +17,7 @@ export {
   type ReceivedPcmFrame,
   UserAudioStream,
   type UserAudioStreamEvents,
+  type SubscribeOptions,
   type UserStreamOptions,
   VoiceReceiver,
   type VoiceReceiverEvents,

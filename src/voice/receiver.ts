@@ -11,10 +11,11 @@
  *        └─ mode 'pcm' : decode, PLC / FEC, fade, 20 ms PCM frames ─► UserAudioStream
  * ```
  * @remarks One gateway session per bot identity per room (audio-ws.md §6): the platform kicks an
- * older session of the same identity, and a kicked subscribe socket goes silent. Subscribing to
- * several users of the same room therefore makes the sessions replace each other; the receiver
- * emits a `warning` when that happens. Users in different rooms, or per-call duplex sessions
- * attached with {@link VoiceReceiver.attach}, work concurrently.
+ * older session of the same identity, and a kicked subscribe socket goes silent. To receive
+ * several users of the same room, give each subscription its own bot identity
+ * (`subscribe(userId, { rest: otherBot })`); when two live subscriptions in one room share a REST
+ * client the receiver emits a `warning`, because they replace each other. Users in different
+ * rooms, or per-call duplex sessions attached with {@link VoiceReceiver.attach}, work concurrently.
  * @packageDocumentation
  */
 import { fadeOut } from '../codec/pcm.js';
@@ -345,7 +346,11 @@ export class UserAudioStream<T extends ReceivedOpusFrame | ReceivedPcmFrame = Re
 
 /** Options of {@link VoiceReceiver}. */
 export interface VoiceReceiverOptions {
-  /** REST client for SubscribeTrack / UnsubscribeTrack (and StreamToken without `gatewayUrl`). */
+  /**
+   * Default REST client (bot identity) of {@link VoiceReceiver.subscribe}: SubscribeTrack /
+   * UnsubscribeTrack, and StreamToken without `gatewayUrl`. Optional when every `subscribe` call
+   * passes its own {@link SubscribeOptions.rest}.
+   */
   rest?: SubscribeApi;
   /** Default space of {@link VoiceReceiver.subscribe}. */
   spaceId?: string;
@@ -367,13 +372,33 @@ export interface VoiceReceiverOptions {
   maxAttempts?: number;
 }
 
+/** Options of {@link VoiceReceiver.subscribe}. */
+export interface SubscribeOptions extends UserStreamOptions {
+  /**
+   * REST client of the bot identity that holds this subscription; default the receiver's
+   * {@link VoiceReceiverOptions.rest}.
+   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6): a second
+   * subscribe session of the same identity in the same room kicks the first, whose socket then
+   * goes silent. To receive several users of one room at once, subscribe each through a client
+   * authenticated as a different bot (another token) that is a member of the space.
+   */
+  rest?: SubscribeApi;
+  /** Space of the voice channel; default {@link VoiceReceiverOptions.spaceId}. */
+  spaceId?: string;
+  /** Voice channel; default {@link VoiceReceiverOptions.channelId}. */
+  channelId?: string;
+}
+
 /** Events of {@link VoiceReceiver}. */
 export type VoiceReceiverEvents = {
   speakingStart: [userId: string];
   speakingStop: [userId: string];
   /** After every stream handled a tick (the recorder aligns on it). */
   tick: [nowMs: number];
-  /** A non-fatal problem worth knowing (e.g. two sessions in one room, audio-ws.md §6). */
+  /**
+   * A non-fatal problem worth knowing, e.g. two live subscriptions in one room through the same
+   * REST client (bot identity), which replace each other (audio-ws.md §6).
+   */
   warning: [message: string];
   error: [error: Error, userId: string];
 };
@@ -386,6 +411,8 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   readonly #clock: Clock;
   readonly #tickMs: number;
   readonly #streams = new Map<string, UserAudioStream>();
+  /** The REST client (bot identity) and room of each subscriber this receiver created. */
+  readonly #subscriptions = new WeakMap<FrameSourceLike, { rest: SubscribeApi; spaceId: string; channelId: string }>();
   #timer: unknown;
   #startMs = 0;
   #tickIndex = 0;
@@ -416,26 +443,40 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   }
 
   /**
-   * Subscribes to `userId` through IVoiceEgress SubscribeTrack + `/audio/subscribe`.
-   * @throws InvalidInputError without a REST client, space or channel; ClosedError after close.
+   * Subscribes to `userId` through IVoiceEgress SubscribeTrack + `/audio/subscribe`, as the bot
+   * identity of `options.rest` (default: the receiver's `rest`).
+   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6), so two
+   * users of the same room need two identities: pass another bot's REST client as
+   * `options.rest`. A `warning` is emitted when another live subscription in the same room uses
+   * the same REST client, because the two sessions would replace each other.
+   * @example
+   * ```ts
+   * const rx = new VoiceReceiver({ rest: botA, spaceId, channelId });
+   * const alice = rx.subscribe(aliceId);                  // as bot A
+   * const bob = rx.subscribe(bobId, { rest: botB });      // as bot B, same room
+   * ```
+   * @throws InvalidInputError without a REST client (neither `options.rest` nor the receiver's),
+   *   space or channel; ClosedError after close.
    */
-  subscribe(
-    userId: string,
-    options: UserStreamOptions & { spaceId?: string; channelId?: string } = {},
-  ): UserAudioStream {
+  subscribe(userId: string, options: SubscribeOptions = {}): UserAudioStream {
     if (this.#closed) throw new ClosedError('VoiceReceiver is closed');
-    const rest = this.#o.rest;
-    const spaceId = options.spaceId ?? this.#o.spaceId;
-    const channelId = options.channelId ?? this.#o.channelId;
+    // Before a subscriber exists: a rejected call must not leave a session behind.
+    if (this.#streams.has(userId)) throw new InvalidInputError(`already receiving ${userId}`);
+    const { rest: ownRest, spaceId: ownSpace, channelId: ownChannel, ...streamOptions } = options;
+    const rest = ownRest ?? this.#o.rest;
+    const spaceId = ownSpace ?? this.#o.spaceId;
+    const channelId = ownChannel ?? this.#o.channelId;
     if (!rest || !spaceId || !channelId) {
-      throw new InvalidInputError('VoiceReceiver.subscribe needs a REST client, a spaceId and a channelId');
+      throw new InvalidInputError(
+        "VoiceReceiver.subscribe needs a REST client (options.rest or the receiver's rest), a spaceId and a channelId",
+      );
     }
     for (const s of this.#streams.values()) {
-      const src = s.source as VoiceSubscriber;
-      if (src instanceof VoiceSubscriber && src.spaceId === spaceId && src.channelId === channelId) {
+      const other = this.#subscriptions.get(s.source);
+      if (other?.rest === rest && other.spaceId === spaceId && other.channelId === channelId) {
         this.emit(
           'warning',
-          `subscribing to ${userId} and ${s.userId} in the same room: the gateway keeps one session per bot identity per room (audio-ws.md §6), so they replace each other`,
+          `subscribing to ${userId} and ${s.userId} in ${spaceId}/${channelId} with the same bot identity (REST client): the gateway keeps one session per identity per room (audio-ws.md §6), so they replace each other; pass another bot's client as subscribe(userId, { rest })`,
         );
         break;
       }
@@ -454,7 +495,14 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
     sub.on('stateChange', (_o, n) => {
       if (n.status === 'closed') void this.#streams.get(userId)?.close();
     });
-    return this.#add(userId, sub, options, true);
+    this.#subscriptions.set(sub, { rest, spaceId, channelId });
+    try {
+      return this.#add(userId, sub, streamOptions, true);
+    } catch (err) {
+      // Invalid stream options (e.g. frameMs): do not leave the session running.
+      void sub.close();
+      throw err;
+    }
   }
 
   /** Reads `userId`'s audio from an existing frame source (a duplex session of a call). */

@@ -3,24 +3,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { PassThrough } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command } from '../../src/cli/commands/record.js';
 import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
+import { Emulator, type SpeakHandle } from '../../src/emulator/index.js';
 import { decodeWithFfmpeg } from '../helpers/fixtures.js';
 
 const dirs: string[] = [];
-afterEach(() => {
+const emulators: Emulator[] = [];
+afterEach(async () => {
+  vi.restoreAllMocks();
+  for (const e of emulators.splice(0)) await e.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-function io(signal: AbortSignal) {
+function io(signal: AbortSignal, env: Record<string, string> = {}) {
   const stdout = new PassThrough();
   const stderr = new PassThrough();
   let out = '';
   let err = '';
   stdout.on('data', (c) => (out += c));
   stderr.on('data', (c) => (err += c));
-  return { io: { stdout, stderr, env: {}, signal }, out: () => out, err: () => err };
+  return { io: { stdout, stderr, env, signal }, out: () => out, err: () => err };
 }
 
 /** Power of `freq` in `pcm` (Goertzel), normalised by the signal's energy: 0.5 for a pure tone. */
@@ -169,6 +173,82 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
       }
     },
   );
+
+  it('records two --user in one channel at once, each as its own bot identity: neither kicks the other', async () => {
+    // The command's embedded emulator is this one, so the test can make two people speak in it.
+    const emu = await Emulator.start({ port: 0 });
+    emulators.push(emu);
+    vi.spyOn(Emulator, 'start').mockResolvedValueOnce(emu);
+    const where = { spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId };
+    const people = [
+      { hz: 440, userId: emu.createUser({ username: 'low' }).userId },
+      { hz: 660, userId: emu.createUser({ username: 'high' }).userId },
+    ];
+    const speech: SpeakHandle[] = people.map((p) =>
+      emu.joinVoice(p.userId, where).speak({ sine: p.hz, durationMs: 6000, amplitude: 0.4 }),
+    );
+    const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+    dirs.push(dir);
+    const t = io(new AbortController().signal);
+    try {
+      const args = ['--out', dir, '--duration', '3', ...people.flatMap((p) => ['--user', p.userId])];
+      expect(await command.run(args, t.io)).toBe(0);
+    } finally {
+      for (const h of speech) h.stop();
+    }
+    expect(t.err()).not.toMatch(/warning|error/i);
+    // The second user was received as a new emulator bot, not as the default one.
+    expect(t.err()).toMatch(new RegExp(`${people[1]!.userId} as emulator bot (?!${emu.bot.userId})`));
+    expect(t.err()).toContain(`${people[0]!.userId} as emulator bot ${emu.bot.userId}`);
+    const tracks = people.map((p) => {
+      const path = join(dir, `${p.userId}.ogg`);
+      return { ...p, path, info: oggInfo(path) };
+    });
+    for (const tr of tracks) expect(tr.info.eos).toBe(true);
+    // One session clock: every track ends at the same sample.
+    expect(tracks[0]!.info.samples).toBe(tracks[1]!.info.samples);
+    expect(tracks[0]!.info.samples).toBeGreaterThanOrEqual(3 * 48_000 - 960);
+    for (const tr of tracks) {
+      const pcm = await decodeWithFfmpeg(tr.path, 1);
+      expect(Math.abs(pcm.length - tr.info.samples)).toBeLessThanOrEqual(960);
+      const tail = voiced(pcm);
+      const other = tr.hz === 440 ? 660 : 440;
+      expect(toneRatio(tail, tr.hz)).toBeGreaterThan(0.3);
+      expect(toneRatio(tail, other)).toBeLessThan(0.01);
+    }
+  });
+
+  it('with ARGON_TOKEN, user n+1 is received as the n-th ARGON_EXTRA_TOKENS; too few: a warning names who shares', async () => {
+    const emu = await Emulator.start({ port: 0 });
+    emulators.push(emu);
+    const extra = emu.createBot({ username: 'extra-ear' });
+    emu.addMember(emu.demo.spaceId, extra.userId);
+    const [a, b] = emu.demo.userIds;
+    const c = emu.createUser({ username: 'carol' }).userId;
+    emu.addMember(emu.demo.spaceId, c);
+    const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
+    dirs.push(dir);
+    const t = io(new AbortController().signal, {
+      ARGON_TOKEN: emu.bot.token,
+      ARGON_API_URL: emu.apiUrl,
+      ARGON_AUDIO_URL: emu.audioUrl,
+      ARGON_EXTRA_TOKENS: ` ${extra.token} ,`,
+    });
+    const code = await command.run(['--out', dir, '--duration', '0.5', '--user', a, '--user', b, '--user', c], t.io);
+    expect(code).toBe(0);
+    const err = t.err();
+    expect(err).toContain(`identities: ${a} as ARGON_TOKEN, ${b} as ARGON_EXTRA_TOKENS #1, ${c} as ARGON_TOKEN`);
+    expect(err).toMatch(
+      new RegExp(`warning: 3 users but only 2 bot identities .*: ${a}, ${c} share the ARGON_TOKEN identity`),
+    );
+    // The receiver also names the pair that shares a client; b (its own identity) is in no warning.
+    expect(err).toMatch(new RegExp(`warning: subscribing to ${c} and ${a} in .* with the same bot identity`));
+    expect(err.split('\n').filter((l) => l.startsWith('warning:') && l.includes(b))).toEqual([]);
+    for (const secret of [emu.bot.token, extra.token]) {
+      expect(err).not.toContain(secret);
+      expect(t.out()).not.toContain(secret);
+    }
+  });
 
   it('needs --out', async () => {
     const t = io(new AbortController().signal);

@@ -3,7 +3,9 @@ import { OpusEncoder } from '../../src/codec/opus-encoder.js';
 import { tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
+import { InvalidInputError } from '../../src/errors.js';
 import { type ReceivedOpusFrame, type ReceivedPcmFrame, VoiceReceiver } from '../../src/voice/receiver.js';
+import type { SubscribeApi } from '../../src/voice/subscriber.js';
 
 class FakeSource extends TypedEmitter<{
   frame: [Uint8Array, number];
@@ -209,5 +211,82 @@ describe('VoiceReceiver', () => {
     await rx.close();
     expect(() => rx.attach('w', src)).toThrow(/closed/);
     expect(clock.pendingTimers).toBe(0);
+  });
+});
+
+/** A REST client that records SubscribeTrack calls and never answers them (until aborted). */
+class FakeSubscribeApi implements SubscribeApi {
+  readonly calls: Array<{ spaceId: string; channelId: string; userId: string }> = [];
+  readonly voiceEgress: SubscribeApi['voiceEgress'] = {
+    subscribeTrack: (body, options) => {
+      this.calls.push(body);
+      return new Promise((_, reject) => {
+        options?.signal?.addEventListener('abort', () => reject(options.signal?.reason), { once: true });
+      });
+    },
+    unsubscribeTrack: async () => ({}),
+  };
+}
+
+describe('VoiceReceiver.subscribe: one bot identity per subscription (audio-ws.md §6)', () => {
+  const where = { spaceId: 'S1', channelId: 'C1' };
+
+  it('warns once when two live subscriptions in one room share a REST client', async () => {
+    const clock = new ManualClock(0);
+    const shared = new FakeSubscribeApi();
+    const rx = new VoiceReceiver({ clock, rest: shared, ...where, gatewayUrl: 'ws://gateway.invalid' });
+    const warnings: string[] = [];
+    rx.on('warning', (m) => warnings.push(m));
+    rx.subscribe('alice');
+    expect(warnings).toHaveLength(0);
+    rx.subscribe('bob');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/bob and alice in S1\/C1 with the same bot identity/);
+    expect(warnings[0]).toMatch(/audio-ws\.md §6/);
+    // Another room with the same client is fine.
+    rx.subscribe('carol', { channelId: 'C2' });
+    expect(warnings).toHaveLength(1);
+    expect(shared.calls.map((c) => `${c.userId}@${c.channelId}`)).toEqual(['alice@C1', 'bob@C1', 'carol@C2']);
+    await rx.close();
+  });
+
+  it('does not warn when each subscription has its own client, and each SubscribeTrack goes through its own', async () => {
+    const clock = new ManualClock(0);
+    const botA = new FakeSubscribeApi();
+    const botB = new FakeSubscribeApi();
+    const rx = new VoiceReceiver({ clock, rest: botA, ...where, gatewayUrl: 'ws://gateway.invalid' });
+    const warnings: string[] = [];
+    rx.on('warning', (m) => warnings.push(m));
+    const alice = rx.subscribe('alice');
+    const bob = rx.subscribe('bob', { rest: botB, mode: 'pcm' });
+    expect(warnings).toEqual([]);
+    expect(bob.mode).toBe('pcm');
+    expect(botA.calls).toEqual([{ ...where, userId: 'alice' }]);
+    expect(botB.calls).toEqual([{ ...where, userId: 'bob' }]);
+    // A third subscription through botB in the same room does share an identity with bob.
+    rx.subscribe('carol', { rest: botB });
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/carol and bob/);
+    // Once bob's subscription is gone, carol no longer shares botB with a live one.
+    await bob.close();
+    await rx.streams.get('carol')!.close();
+    rx.subscribe('dave', { rest: botB });
+    expect(warnings).toHaveLength(1);
+    expect(alice.ended).toBe(false);
+    await rx.close();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('needs a REST client from the subscription or the receiver (InvalidInputError)', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock, ...where, gatewayUrl: 'ws://gateway.invalid' });
+    expect(() => rx.subscribe('alice')).toThrow(InvalidInputError);
+    expect(() => rx.subscribe('alice')).toThrow(/REST client/);
+    expect(rx.streams.size).toBe(0);
+    // A per-subscription client is enough without a receiver-wide one.
+    const own = new FakeSubscribeApi();
+    rx.subscribe('alice', { rest: own });
+    expect(own.calls).toEqual([{ ...where, userId: 'alice' }]);
+    await rx.close();
   });
 });

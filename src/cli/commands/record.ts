@@ -4,8 +4,9 @@
  *
  * ```
  * resolvePlatform ─► VoiceReceiver (SubscribeTrack + /audio/subscribe per user) ─► Recorder ─► DIR/<user>.ogg
- *        │                                                                                   DIR/mix.wav
- *        └─ no ARGON_TOKEN: embedded emulator + a simulated speaker behind a mild impairment
+ *        │              one bot identity per user: 1st ARGON_TOKEN, n+1-th            DIR/mix.wav
+ *        │              the n-th of ARGON_EXTRA_TOKENS (emulator: a new bot each)
+ *        └─ no ARGON_TOKEN: embedded emulator; without --user, a simulated speaker behind a mild impairment
  * SIGINT/SIGTERM ─► recorder.stop() (pad, EOS, close) ─► receiver.close() (UnsubscribeTrack) ─► exit 0
  * ```
  * @packageDocumentation
@@ -13,7 +14,8 @@
 import { mkdirSync } from 'node:fs';
 import { InvalidInputError } from '../../errors.js';
 import { VoiceReceiver } from '../../voice/receiver.js';
-import { Recorder } from '../../voice/recorder.js';
+import { RECORDING_JITTER, Recorder } from '../../voice/recorder.js';
+import type { SubscribeApi } from '../../voice/subscriber.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../main.js';
 import { startProgress } from '../progress.js';
@@ -29,7 +31,8 @@ const HELP = [
   'Options:',
   "  --space ID        space (default ARGON_SPACE_ID, else the bot's first space)",
   '  --channel ID      voice channel (default ARGON_CHANNEL_ID, else the first voice channel)',
-  '  --user ID         a user to record; repeat for more (required with ARGON_TOKEN)',
+  '  --user ID         a user to record; repeat for more, one bot identity each (required with',
+  '                    ARGON_TOKEN; see ARGON_EXTRA_TOKENS below)',
   '  --out DIR         output directory (created if missing)',
   '  --duration S      stop after S seconds (default: until Ctrl-C)',
   '  --mix             also write the decoded mix of every track (DIR/mix.wav or DIR/mix.ogg)',
@@ -37,10 +40,17 @@ const HELP = [
   '  --mix-channels N  1 or 2 (default 2)',
   "  --gateway URL     audio gateway base (default ARGON_AUDIO_URL, else IVoice StreamToken's ingressUrl)",
   '',
-  'The gateway keeps one session per bot identity per room (audio-ws.md §6): several --user in the',
-  "same channel replace each other's subscription; a warning is printed.",
-  'Without ARGON_TOKEN it runs against an embedded emulator with a simulated speaker (a 440 Hz tone',
-  'over a network with jitter and 2 % loss), so it works out of the box.',
+  'Environment: ARGON_TOKEN, ARGON_API_URL, ARGON_SPACE_ID, ARGON_CHANNEL_ID, ARGON_AUDIO_URL,',
+  'ARGON_EXTRA_TOKENS.',
+  '',
+  'The gateway keeps one session per bot identity per room (audio-ws.md §6), so each --user needs',
+  'its own bot identity: the first user is received as ARGON_TOKEN, user n+1 as the n-th token of',
+  'ARGON_EXTRA_TOKENS (comma-separated tokens of other bots that are members of the space). With',
+  "too few tokens the users left over share ARGON_TOKEN's identity and replace each other's",
+  'subscription; a warning names them and the recording goes on.',
+  'Without ARGON_TOKEN it runs against an embedded emulator, which creates one bot identity per',
+  'extra --user; without --user a simulated speaker talks (a 440 Hz tone over a network with',
+  'jitter and 2 % loss), so it works out of the box.',
 ].join('\n');
 
 /** Pulls every `--user X` / `--user=X` out of argv (parseFlags keeps only the last of a repeated flag). */
@@ -102,7 +112,7 @@ export const command: CliCommand = {
     const cleanups: Array<() => void | Promise<void>> = [];
     try {
       const where = { spaceId: ctx.spaceId, channelId: ctx.channelId };
-      const users = [...userArgs];
+      const users = [...new Set(userArgs)];
       let gatewayUrl = (flags.gateway as string | undefined) || io.env.ARGON_AUDIO_URL || undefined;
       const emu = ctx.emulator;
       if (emu) {
@@ -128,6 +138,25 @@ export const command: CliCommand = {
           io.stderr.write(`emulator: simulated speaker ${userId} is talking (440 Hz, jitter, 2 % loss)\n`);
         }
       }
+      // One bot identity per user (audio-ws.md §6): a second subscribe session of the same
+      // identity in the room would kick the first.
+      const identities = new Map<string, { rest: SubscribeApi; label: string }>();
+      const main = { rest: ctx.rest, label: emu ? `emulator bot ${emu.bot.userId}` : 'ARGON_TOKEN' };
+      const sharing: string[] = [];
+      users.forEach((u, i) => {
+        const extra = i === 0 ? undefined : ctx.extraIdentity(`argon-voice-record-${i}`);
+        if (i > 0 && !extra) sharing.push(u);
+        identities.set(u, extra ?? main);
+      });
+      if (users.length > 1) {
+        io.stderr.write(`identities: ${users.map((u) => `${u} as ${identities.get(u)!.label}`).join(', ')}\n`);
+      }
+      if (sharing.length > 0) {
+        const own = users.length - sharing.length;
+        io.stderr.write(
+          `warning: ${users.length} users but only ${own} bot identit${own === 1 ? 'y' : 'ies'} (ARGON_TOKEN + ${own - 1} in ARGON_EXTRA_TOKENS): ${[users[0]!, ...sharing].join(', ')} share the ARGON_TOKEN identity in one room, so their subscriptions replace each other (audio-ws.md §6); add ${sharing.length} more token${sharing.length === 1 ? '' : 's'} of bots in the space to ARGON_EXTRA_TOKENS (comma-separated)\n`,
+        );
+      }
       const receiver = new VoiceReceiver({ rest: ctx.rest, ...where, gatewayUrl });
       receiver.on('warning', (m) => io.stderr.write(`warning: ${m}\n`));
       receiver.on('error', (e, u) => io.stderr.write(`${u}: ${e.message}\n`));
@@ -135,6 +164,8 @@ export const command: CliCommand = {
         receiver,
         users,
         outDir: out,
+        subscribe: (u) =>
+          receiver.subscribe(u, { mode: 'opus', jitter: RECORDING_JITTER, rest: (identities.get(u) ?? main).rest }),
         mix: flags.mix ? { channels: mixChannels, format: mixFormat } : undefined,
       });
       recorder.on('error', (e, u) => io.stderr.write(`error: ${u ?? 'mix'}: ${e.message}\n`));
