@@ -5,13 +5,16 @@
  * ```
  *  session start ─────────────────────────────────────────────────────────────► stop
  *  alice.ogg  [silence···][pkt pkt pkt][sil][pkt pkt]·DTX·(silence)·[pkt]···[sil]   every track has
- *  bob.ogg    [silence·········(absent)·········][pkt pkt ·loss· pkt pkt]···[sil]   the same length
- *                  ▲ a packet goes at (slot time − start) × 48 samples; the gap before it is filled
- *                    with silence packets; at every receiver tick each track is padded to "now".
+ *  bob.ogg    [silence·········(absent)·········][pkt pkt pkt* pkt pkt]···[sil]       the same length
+ *                  ▲ a packet goes at its place on the sender's timeline (media position + the
+ *                    jitter buffer's reference, read 260 ms after playout); the gap before it is
+ *                    filled; * = a lost frame, filled by repeating the packet before it.
  * ```
  * - Packets are copied unchanged; DTX (≤ 2 bytes) is not written but its time is (audio-ws.md §5.2).
- * - Silence, DTX, loss and absence become valid 20 ms silence packets (2.5–10 ms to align exactly
- *   before a packet), so granule positions are exact sums of what was written (RFC 7845 §4).
+ * - Silence, DTX, absence and long losses become valid silence packets (2.5–20 ms, to align
+ *   exactly); a loss of up to 60 ms inside speech repeats the last packet (a silence frame there
+ *   makes decoders ramp up again). Granule positions are exact sums of what was written (RFC 7845
+ *   §4); each track starts with a 2.5 ms silence packet its 120-sample pre-skip removes.
  *   The mix, decoded from the same timeline, gets PLC (or in-band FEC) audio for lost frames.
  * - Crash-safe: completed pages are written as they form and the muxer is flushed at least every
  *   `flushIntervalMs` (1 s); after kill -9 each file is valid up to its last flushed page.
