@@ -718,7 +718,7 @@ export class AdaptiveJitterBuffer {
     if (recent.length === RECENT) {
       let min = Number.POSITIVE_INFINITY;
       for (const r of recent) min = Math.min(min, r.e);
-      if (min - ref[0]!.e >= dur / 2) {
+      if (min - ref[0]!.e >= dur / 2 + 3 * this.#jitterMs) {
         // Every packet of the last ~200 ms is at least half a frame later than the old floor:
         // the floor moved (a loss the spread hid, or a route change). Rebuild from recent packets.
         this.#ref = [];

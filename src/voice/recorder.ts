@@ -401,9 +401,9 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
     const dec = t.decoder;
     const speechGap = next !== undefined && t.lastWasSpeech;
     const mixLoss = dec !== undefined && speechGap && gap <= LOSS_GAP_MAX_SAMPLES;
-    t.lastWasSpeech = false;
     const fill = (packet: Uint8Array, samples: number) => {
       gap -= samples;
+      t.lastWasSpeech = false;
       const fec = gap === 0 && samples === 960 ? next : undefined;
       this.#writePacket(
         t,

@@ -397,17 +397,41 @@ export class SimulatedParticipant extends TypedEmitter<SimulatedParticipantEvent
           framesSent++;
           for (const d of stream.push({ data, sendMs: due })) {
             deliveries.push(d);
-            if (d.arriveMs <= now) {
-              this.#deliver(trackSource, d.data);
-              continue;
-            }
-            const h = clock.setTimeout(() => {
-              pendingTimers.delete(h);
-              if (!stopped) this.#deliver(trackSource, d.data);
-              settleIfDone();
-            }, d.arriveMs - now);
-            pendingTimers.add(h);
+            enqueue(d);
           }
+          flush();
+        }
+      };
+      // Deliveries wait in arrival order (stable: equal arrivals keep send order) behind one
+      // timer, so a FIFO path stays FIFO: one timer per frame could fire out of order when two
+      // arrivals fall in the same millisecond.
+      const queue: ImpairedFrame[] = [];
+      let queueTimer: unknown;
+      const enqueue = (d: ImpairedFrame): void => {
+        let at = queue.length;
+        while (at > 0 && queue[at - 1]!.arriveMs > d.arriveMs) at--;
+        queue.splice(at, 0, d);
+      };
+      const flush = (): void => {
+        const now = clock.now();
+        while (!stopped && queue.length && queue[0]!.arriveMs <= now) this.#deliver(trackSource, queue.shift()!.data);
+        if (queueTimer !== undefined) {
+          clock.clearTimeout(queueTimer);
+          pendingTimers.delete(queueTimer);
+          queueTimer = undefined;
+        }
+        if (!stopped && queue.length) {
+          const h = clock.setTimeout(
+            () => {
+              pendingTimers.delete(h);
+              queueTimer = undefined;
+              flush();
+              settleIfDone();
+            },
+            Math.max(0, queue[0]!.arriveMs - now),
+          );
+          queueTimer = h;
+          pendingTimers.add(h);
         }
       };
       tick();
