@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ClosedError, DependencyError, InvalidInputError } from '../../src/errors.js';
 import { loadNative, nativeLoadError } from '../../src/codec/native.js';
 import { type DecoderBackend, decoderBackend, OpusDecoder } from '../../src/codec/opus-decoder.js';
+import { seededRandom } from '../../src/jitter/trace.js';
 
 const require = createRequire(import.meta.url);
 interface DiscordOpus {
@@ -19,24 +20,13 @@ const { OpusEncoder: DiscordOpus } = require('@discordjs/opus') as {
 
 const FRAME = 960; // 20 ms at 48 kHz
 
-/** mulberry32: a seeded PRNG, so packet loss and noise are the same on every run. */
-function prng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * A voice-like mono signal: a glottal pulse train with a wandering pitch (110-170 Hz) through three
  * formant resonators, a syllable-rate envelope and a little breath noise. Speech-shaped enough that
  * libopus picks SILK/hybrid mode, which is where in-band FEC (LBRR) exists.
  */
 function voice(samples: number, seed: number): Int16Array {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const fs = 48000;
   const formants = [
     [700, 130],
@@ -226,7 +216,7 @@ describe.each(BACKENDS)('OpusDecoder (%s)', (backend) => {
       expect.objectContaining({ code: 'ARGON_VOICE_INVALID_PACKET' }),
     );
     expect(() => dec.decode('abc' as unknown as Uint8Array)).toThrow(InvalidInputError);
-    const rnd = prng(7);
+    const rnd = seededRandom(7);
     let rejected = 0;
     for (let i = 0; i < 300; i++) {
       // Random packets, plus real packets with random bytes flipped or truncated.
@@ -314,7 +304,7 @@ describe('in-band FEC (native addon)', () => {
   // from, so losses are kept isolated; both runs see the same loss pattern.
   const pcm = voice(FRAME * 200, 1);
   const packets = encodeVoiceWithFec(pcm);
-  const rnd = prng(42);
+  const rnd = seededRandom(42);
   const lost = packets.map((_, i) => i > 0 && i < packets.length - 1 && rnd() < 0.1);
   for (let i = 1; i < lost.length; i++) if (lost[i] && lost[i - 1]) lost[i] = false;
 

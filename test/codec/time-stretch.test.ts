@@ -2,20 +2,10 @@
 // continuity at the splice, stereo, degenerate frames and argument errors. No timing assertions.
 import { describe, expect, it } from 'vitest';
 import { accelerate, expand, type StretchResult } from '../../src/codec/time-stretch.js';
+import { seededRandom } from '../../src/jitter/trace.js';
 
 const FRAME = 960; // 20 ms at 48 kHz
 const FS = 48000;
-
-/** mulberry32: a seeded PRNG, so noise is the same on every run. */
-function prng(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6d2b79f5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function sine(samples: number, hz: number, amp = 10000, phase = 0.3): Int16Array {
   const out = new Int16Array(samples);
@@ -25,7 +15,7 @@ function sine(samples: number, hz: number, amp = 10000, phase = 0.3): Int16Array
 
 /** A 200 Hz (240-sample period) harmonic sum with decaying partials and seeded phases. */
 function voiceLike(samples: number, seed: number): Int16Array {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const phases = Array.from({ length: 8 }, () => rnd() * 2 * Math.PI);
   const out = new Int16Array(samples);
   for (let i = 0; i < samples; i++) {
@@ -37,7 +27,7 @@ function voiceLike(samples: number, seed: number): Int16Array {
 }
 
 function noise(samples: number, seed: number, amp = 32767): Int16Array {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed);
   const out = new Int16Array(samples);
   for (let i = 0; i < samples; i++) out[i] = Math.round((rnd() * 2 - 1) * amp);
   return out;
