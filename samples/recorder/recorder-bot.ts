@@ -7,7 +7,7 @@
  * /record start ─► one receiving identity per user ─► VoiceSubscriber (/audio/subscribe)
  *                      │ bot itself, then ARGON_EXTRA_TOKENS / emulator bots
  *                      ▼
- *               VoiceReceiver (one 20 ms tick, jitter buffer per user) ─► Recorder ─► <user>.ogg … mix.wav
+ *               VoiceReceiver (one 5 ms tick, jitter buffer per user) ─► Recorder ─► <user>.ogg … mix.wav
  * /record stop  ─► Recorder.stop() (pad to the stop time, EOS) ─► unsubscribe ─► pad ends to the longest
  * ```
  * @remarks Why several identities: the gateway keeps one session per identity per room (LiveKit

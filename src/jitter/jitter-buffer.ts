@@ -3,12 +3,12 @@
  * packet in gateway arrival order, with no sequence number and no timestamp.
  *
  * ```
- *  push(packet, arrivalMs)                              pop(nowMs)  (caller's 20 ms playout tick)
+ *  push(packet, arrivalMs)                              pop(nowMs)  (caller's playout tick)
  *        │                                                   ▲
  *        ▼                                                   │
  *  ┌────────────┐  virtual ts  ┌──────────────────────────────┴───┐
  *  │ TOC timing │────────────► │ queue (arrival order, bounded)   │──► packet | conceal(+fec) | silence
- *  │ DTX, gaps  │  rel. delay  │ [gap][pkt][pkt][dtx] …           │     drop (accelerate) / hold (stretch)
+ *  │ DTX, gaps  │  rel. delay  │ [gap][pkt][pkt][dtx] …           │     + stretch request / drop / hold
  *  └────────────┘──► histogram ─► target delay ──► level control ─┘
  * ```
  *

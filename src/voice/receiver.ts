@@ -1,14 +1,14 @@
 /**
  * `VoiceReceiver`: per-user audio from egress, through one adaptive jitter buffer per user, on a
- * single 20 ms playout tick owned by the receiver (the buffers have no timers, STYLE.md).
+ * single playout tick (5 ms by default) owned by the receiver (the buffers have no timers, STYLE.md).
  *
  * ```
  *  VoiceSubscriber / DuplexSession ──frame(packet, arrivalMs)──► AdaptiveJitterBuffer.push
  *                                                                        │
- *  receiver tick (absolute 20 ms schedule on the injected Clock) ──► pop(now) per user
+ *  receiver tick (absolute 5 ms schedule on the injected Clock) ──► pop(now) per user
  *        │                                                               │
  *        ├─ mode 'opus': slots (packet | conceal(+fec) | silence) ─► UserAudioStream (async iterable)
- *        └─ mode 'pcm' : decode, PLC / FEC, fade, 20 ms PCM frames ─► UserAudioStream
+ *        └─ mode 'pcm' : decode, PLC / FEC, fade, time-stretch, 20 ms PCM frames ─► UserAudioStream
  * ```
  * @remarks One gateway session per bot identity per room (audio-ws.md §6): the platform kicks an
  * older session of the same identity, and a kicked subscribe socket goes silent. To receive
