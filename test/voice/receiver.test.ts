@@ -151,6 +151,43 @@ describe('VoiceReceiver', () => {
     await rx.close();
   });
 
+  it('PCM mode stretches stereo speech too: both channels, whole frames, nothing lost', async () => {
+    const clock = new ManualClock(0);
+    const rx = new VoiceReceiver({ clock });
+    const src = new FakeSource(clock);
+    const s = rx.attach('u', src, { mode: 'pcm', channels: 2 });
+    const got = drain(s);
+    const enc = new OpusEncoder({ channels: 2, frameDurationMs: 20 });
+    for (let k = 0; k < 100; k++) {
+      const mono = sine(330, k, 960);
+      const pcm = new Int16Array(1920);
+      for (let i = 0; i < 960; i++) {
+        pcm[2 * i] = mono[i]!;
+        pcm[2 * i + 1] = mono[i]! >> 1; // right = left / 2
+      }
+      src.send(enc.encode(pcm));
+      for (let t = 0; t < 4; t++) clock.advance(5);
+    }
+    enc.close();
+    await s.close();
+    const frames = (await got) as ReceivedPcmFrame[];
+    for (const f of frames) expect(f.pcm.length).toBe(1920);
+    expect(s.metrics.acceleratedMs).toBeGreaterThan(20);
+    expect(frames.length).toBeGreaterThanOrEqual(99);
+    // The two channels were spliced together: the right one still follows the left at half level.
+    let err = 0;
+    let energy = 0;
+    for (const f of frames) {
+      for (let i = 0; i < f.pcm.length; i += 2) {
+        err += Math.abs(f.pcm[i + 1]! - f.pcm[i]! / 2);
+        energy += Math.abs(f.pcm[i]!);
+      }
+    }
+    expect(energy).toBeGreaterThan(0);
+    expect(err / energy).toBeLessThan(0.1);
+    await rx.close();
+  });
+
   it('opus mode never asks for stretching; frameMs sets the PCM frame; bad frameMs/tickMs are refused', async () => {
     const clock = new ManualClock(0);
     const rx = new VoiceReceiver({ clock });
