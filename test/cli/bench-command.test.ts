@@ -1,6 +1,8 @@
+import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { buildReport, extractJson, SUITES, tablesFrom } from '../../src/cli/commands/bench.js';
+import { buildReport, extractJson, SUITES, suiteCommand, tablesFrom } from '../../src/cli/commands/bench.js';
 import { main } from '../../src/cli/main.js';
 
 function io() {
@@ -114,5 +116,33 @@ describe('derived charts', () => {
     });
     expect(dec[0]!.series[0]!.points).toEqual([[0, 14]]);
     expect(derivedCharts('sse', {})).toEqual([]);
+  });
+});
+
+describe('suiteCommand', () => {
+  it('runs the compiled suite, unless the sources changed after the build (then tsx), or there is none', () => {
+    // Under the project, so that tsx resolves from the fake package root as in a checkout.
+    mkdirSync(join(process.cwd(), 'node_modules', '.cache'), { recursive: true });
+    const root = mkdtempSync(join(process.cwd(), 'node_modules', '.cache', 'suite-root-'));
+    try {
+      for (const d of ['dist/bench', 'bench', 'src']) mkdirSync(join(root, d), { recursive: true });
+      writeFileSync(join(root, 'package.json'), '{}');
+      const js = join(root, 'dist/bench/x.js');
+      const ts = join(root, 'bench/x.ts');
+      const src = join(root, 'src/a.ts');
+      for (const f of [js, ts, src]) writeFileSync(f, '');
+      const at = (f: string, s: number) => utimesSync(f, s, s);
+      at(ts, 1000);
+      at(src, 1000);
+      at(js, 2000);
+      expect(suiteCommand(root, 'x')?.args).toEqual([js]);
+      at(src, 3000); // edited after the build
+      expect(suiteCommand(root, 'x')?.args).toEqual(['--import', 'tsx', ts]);
+      rmSync(js);
+      expect(suiteCommand(root, 'x')?.args).toEqual(['--import', 'tsx', ts]);
+      expect(suiteCommand(root, 'nope')).toBeUndefined();
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,8 @@
  * @packageDocumentation
  */
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -53,13 +54,50 @@ function packageRoot(): string {
   return process.cwd();
 }
 
-/** How to run one suite: compiled JS when present, else the TS source through tsx. */
+/**
+ * How to run one suite: the compiled JS, unless the TypeScript sources (`src/`, `bench/`) were
+ * changed after it was built and tsx is installed (a development checkout): a benchmark of stale
+ * code would quote numbers of code that no longer exists. Without compiled JS, the source.
+ */
 export function suiteCommand(root: string, suite: string): { cmd: string; args: string[] } | undefined {
   const js = join(root, 'dist', 'bench', `${suite}.js`);
-  if (existsSync(js)) return { cmd: process.execPath, args: [js] };
   const ts = join(root, 'bench', `${suite}.ts`);
-  if (existsSync(ts)) return { cmd: process.execPath, args: ['--import', 'tsx', ts] };
-  return undefined;
+  const viaTsx = { cmd: process.execPath, args: ['--import', 'tsx', ts] };
+  if (existsSync(js)) {
+    if (
+      existsSync(ts) &&
+      hasTsx(root) &&
+      newestMtime([join(root, 'src'), join(root, 'bench')]) > statSync(js).mtimeMs
+    ) {
+      return viaTsx;
+    }
+    return { cmd: process.execPath, args: [js] };
+  }
+  return existsSync(ts) ? viaTsx : undefined;
+}
+
+function hasTsx(root: string): boolean {
+  try {
+    createRequire(join(root, 'package.json')).resolve('tsx');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Newest modification time of the `.ts` files below `dirs` (0 when there are none). */
+function newestMtime(dirs: string[]): number {
+  let newest = 0;
+  const walk = (dir: string, depth: number): void => {
+    if (depth > 6 || !existsSync(dir)) return;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p, depth + 1);
+      else if (e.name.endsWith('.ts')) newest = Math.max(newest, statSync(p).mtimeMs);
+    }
+  };
+  for (const d of dirs) walk(d, 0);
+  return newest;
 }
 
 /** Result of one suite run. */
