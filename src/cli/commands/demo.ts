@@ -177,6 +177,9 @@ const JITTER_FIELDS = [
   'fecRecoveries',
   'underruns',
   'droppedFrames',
+  'stretchRequests',
+  'acceleratedMs',
+  'expandedMs',
   'overflowDrops',
   'silenceInsertedMs',
   'silenceMs',
@@ -326,10 +329,11 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
     });
     cleanups.push(() => recorder.stop());
     recorder.on('error', (e, u) => warn(`recording ${u ?? 'mix'}: ${e.message}`));
-    const live = liveReceiver.attach(speakerId, subUser, { mode: 'opus', maxQueuedItems: 50 });
-    let liveSlots = 0;
+    // The live listener decodes, so its buffer follows the target by time-stretching speech.
+    const live = liveReceiver.attach(speakerId, subUser, { mode: 'pcm', maxQueuedItems: 50 });
+    let liveFrames = 0;
     const draining = (async () => {
-      for await (const _slot of live) liveSlots++;
+      for await (const _frame of live) liveFrames++;
     })();
 
     // ── publish side: the music bot ──
@@ -480,7 +484,7 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
         impairment: DEMO_IMPAIRMENT,
         impairmentStats: { ...speech.stats },
       },
-      jitter: { live: { ...jitterLive, slotsPlayed: liveSlots }, recording: jitterRec },
+      jitter: { live: { ...jitterLive, pcmFramesPlayed: liveFrames }, recording: jitterRec },
       timeline,
       recording: {
         durationMs: summary.durationMs,
@@ -516,7 +520,8 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
     );
     say(
       `alice:     jitter buffer ${Math.round(jitterLive.currentDelayMs ?? 0)}/${Math.round(jitterLive.targetDelayMs ?? 0)} ms (current/target), ` +
-        `${jitterLive.lateLosses ?? 0} late losses, ${Math.round(jitterLive.concealedMs ?? 0)} ms concealed`,
+        `${jitterLive.lateLosses ?? 0} late losses, ${Math.round(jitterLive.concealedMs ?? 0)} ms concealed, ` +
+        `${Math.round(jitterLive.acceleratedMs ?? 0)}/${Math.round(jitterLive.expandedMs ?? 0)} ms time-stretched (accelerated/expanded)`,
     );
     say('files:');
     const rows: Array<[string, string]> = [[files.music, 'the music the bot played (generated)']];
