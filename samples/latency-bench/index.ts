@@ -4,7 +4,7 @@
  * ```
  *  mouth: live source (frame i ready at t0 + (i+1)·20 ms; a chirp every 500 ms) ─► OpusEncoder
  *     ─► VoiceConnection (/audio/connect, bot identity A) ─► gateway ─► /audio/subscribe
- *     (identity B, target_identity = A) ─► VoiceReceiver (jitter buffer, decode, 20 ms playout)
+ *     (identity B, target_identity = A) ─► VoiceReceiver (jitter buffer, decode, 20 ms PCM frames)
  *     ─► ear: received PCM ─► cross-correlation with the chirp ─► ear time of each mark
  *  latency = ear − mouth  (both on this process's performance.now())
  * ```
@@ -114,11 +114,13 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     receiver = new VoiceReceiver({ clock });
     // The listener's jitter buffer starts low and grows on late arrivals, and never drops a
     // received frame to shrink its delay (the bench's "silence" is not DTX, so the default
-    // buffer would drop frames of it, and sometimes a mark).
+    // buffer would drop frames of it, and sometimes a mark). Nor does it time-stretch: a mark
+    // shortened or lengthened by a pitch period would match its template less well, and the
+    // measured latency would include the stretch.
     const stream = receiver.attach(publisher, subscriber, {
       mode: 'pcm',
       channels: 1,
-      jitter: { initialDelayMs: options.initialJitterMs ?? 20, dropSpeechFrames: false },
+      jitter: { initialDelayMs: options.initialJitterMs ?? 20, dropSpeechFrames: false, timeStretch: false },
     });
     const received: TimedPcm[] = [];
     const reading = (async () => {
