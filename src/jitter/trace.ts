@@ -8,6 +8,9 @@
  * which packet it was handed.
  * @packageDocumentation
  */
+import { seededRandom } from '../util/random.js';
+
+export { seededRandom };
 
 /** The impairment scenarios. */
 export type TraceScenario = 'clean' | 'jitter' | 'loss' | 'burst' | 'reorder' | 'stall' | 'dtx' | 'restart';
@@ -64,18 +67,6 @@ export interface TraceOptions {
   durationMs?: number;
   /** Fixed part of the one-way delay (ms). Default 40. */
   baseDelayMs?: number;
-}
-
-/** Mulberry32: a tiny seeded PRNG returning floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The synthetic speech packet with index `i` (TOC 0xf8 + index + filler, 40 bytes). */

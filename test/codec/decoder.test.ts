@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ClosedError, DependencyError, InvalidInputError } from '../../src/errors.js';
 import { loadNative, nativeLoadError } from '../../src/codec/native.js';
 import { type DecoderBackend, decoderBackend, OpusDecoder } from '../../src/codec/opus-decoder.js';
-import { seededRandom } from '../../src/jitter/trace.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const require = createRequire(import.meta.url);
 interface DiscordOpus {

@@ -2,7 +2,7 @@
 // continuity at the splice, stereo, degenerate frames and argument errors. No timing assertions.
 import { describe, expect, it } from 'vitest';
 import { accelerate, expand, type StretchResult } from '../../src/codec/time-stretch.js';
-import { seededRandom } from '../../src/jitter/trace.js';
+import { seededRandom } from '../../src/util/random.js';
 
 const FRAME = 960; // 20 ms at 48 kHz
 const FS = 48000;

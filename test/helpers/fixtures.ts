@@ -21,6 +21,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { seededRandom as prng } from '../../src/util/random.js';
 
 const require = createRequire(import.meta.url);
 
@@ -213,18 +214,6 @@ export async function decodeWithFfmpeg(path: string, channels: 1 | 2 = 1): Promi
   return new Int16Array(out.buffer.slice(out.byteOffset, out.byteOffset + out.length - (out.length % 2)));
 }
 
-/** Deterministic PRNG (mulberry32) for chunk sizes and fuzzing. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Splits `bytes` into chunks: a fixed size, or random sizes in [1, max] from a seed. */
 export function chunked(bytes: Uint8Array, size: number | { seed: number; max: number }): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -236,3 +225,6 @@ export function chunked(bytes: Uint8Array, size: number | { seed: number; max: n
   }
   return out;
 }
+
+/** The library's seeded PRNG (mulberry32), under this helper's name. */
+export { prng };

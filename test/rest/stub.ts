@@ -5,6 +5,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ManualClock } from '../../src/util/clock.js';
+import { seededRandom as seeded } from '../../src/util/random.js';
 
 /** One request as the stub saw it. */
 export interface SeenRequest {
@@ -104,17 +105,8 @@ export class TestClock extends ManualClock {
   }
 }
 
-/** A deterministic PRNG (mulberry32) for seeded tests. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** A token of the server's shape (32 hex : 43 base64url). */
 export const TOKEN = '0A1B2C3D4E5F60718293A4B5C6D7E8F9:abcdefghijklmnopqrstuvwxyz0123456789_-ABCDE';
+
+/** The library's seeded PRNG (mulberry32), under this helper's name. */
+export { seeded };

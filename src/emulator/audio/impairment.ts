@@ -11,19 +11,11 @@
  * ```
  * @packageDocumentation
  */
+import { seededRandom } from '../../util/random.js';
 import type { ImpairedFrame, ImpairmentInput, ImpairmentOptions } from './types.js';
 
-/** mulberry32: a tiny, fast, seeded PRNG returning floats in [0, 1). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, the seeded PRNG of the impairment model (the same generator as `seededRandom`). */
+export const mulberry32: (seed: number) => () => number = seededRandom;
 
 /** Counters of what the model did to a stream. */
 export interface ImpairmentStats {

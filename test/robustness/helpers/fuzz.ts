@@ -4,18 +4,7 @@
  */
 import { OggOpusMuxer } from '../../../src/codec/ogg-mux.js';
 import { OpusEncoder } from '../../../src/codec/opus-encoder.js';
-
-/** mulberry32: small, seeded, good enough for fuzzing. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom as prng } from '../../../src/util/random.js';
 
 export function randomBytes(rand: () => number, n: number): Uint8Array {
   const out = new Uint8Array(n);
@@ -102,3 +91,6 @@ export function oggPageOffsets(bytes: Uint8Array): number[] {
   }
   return out;
 }
+
+/** The library's seeded PRNG (mulberry32), under this helper's name. */
+export { prng };

@@ -1,0 +1,20 @@
+/**
+ * A seeded pseudo-random generator for everything that must repeat exactly from a seed: the
+ * emulator's impairment model, the jitter traces, the demo's voice, and the tests' fuzzing.
+ * @packageDocumentation
+ */
+
+/**
+ * mulberry32 (a public-domain 32-bit generator): a tiny, fast PRNG returning floats in [0, 1).
+ * The same seed gives the same sequence on every run and platform.
+ */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
