@@ -28,6 +28,20 @@ function tmp(): string {
   return d;
 }
 
+/** One user 'a' recorded from a fake source, with the recorder's jitter settings, on a fake clock at 1000. */
+function oneUserRecording() {
+  const clock = new ManualClock(1000);
+  const receiver = new VoiceReceiver({ clock });
+  const src = new FakeSource(clock);
+  const rec = new Recorder({
+    receiver,
+    users: ['a'],
+    outDir: tmp(),
+    subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
+  });
+  return { clock, receiver, src, rec };
+}
+
 function readOgg(path: string) {
   const demux = new OggOpusDemuxer();
   const events = [...demux.write(readFileSync(path)), ...demux.end()];
@@ -234,15 +248,7 @@ describe('Recorder regression', () => {
 
 describe('Recorder drain', () => {
   it('bug: packets still waiting in the jitter buffer at stop() were lost from the file', async () => {
-    const clock = new ManualClock(1000);
-    const receiver = new VoiceReceiver({ clock });
-    const src = new FakeSource(clock);
-    const rec = new Recorder({
-      receiver,
-      users: ['a'],
-      outDir: tmp(),
-      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
-    });
+    const { clock, src, rec } = oneUserRecording();
     const sent: number[] = [];
     for (let k = 0; k < 30; k++) {
       src.send(tracePacket(k));
@@ -264,15 +270,7 @@ describe('Recorder drain', () => {
 
 describe('Recorder timing', () => {
   it('bug: a late packet in continuous speech shifted the rest of the talk spurt by its lateness', async () => {
-    const clock = new ManualClock(1000);
-    const receiver = new VoiceReceiver({ clock });
-    const src = new FakeSource(clock);
-    const rec = new Recorder({
-      receiver,
-      users: ['a'],
-      outDir: tmp(),
-      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
-    });
+    const { clock, receiver, src, rec } = oneUserRecording();
     // 5 s of continuous speech on a steady path, except that packet 120 is held 180 ms (longer
     // than the recording buffer's 100 ms delay, so its slot is concealed before it comes), and with
     // it, in order on the one WebSocket, 121..128; from 129 on the path is steady again.
@@ -304,15 +302,7 @@ describe('Recorder timing', () => {
 
 describe('Recorder loss fill', () => {
   it('a short loss inside speech repeats the packet before it; a long one is silence', async () => {
-    const clock = new ManualClock(1000);
-    const receiver = new VoiceReceiver({ clock });
-    const src = new FakeSource(clock);
-    const rec = new Recorder({
-      receiver,
-      users: ['a'],
-      outDir: tmp(),
-      subscribe: (u) => receiver.attach(u, src, { mode: 'opus', jitter: RECORDING_JITTER }),
-    });
+    const { clock, receiver, src, rec } = oneUserRecording();
     const lost = new Set([50, 80, 81, 120, 121, 122, 123, 124, 125]);
     for (let k = 0; k < 200; k++) {
       if (!lost.has(k)) src.send(tracePacket(k));
