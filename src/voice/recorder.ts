@@ -199,8 +199,8 @@ interface HeldPacket {
 export const RECORDING_JITTER = {
   dropSpeechFrames: false,
   maxBufferedMs: 10_000,
-  initialDelayMs: 300,
-  minDelayMs: 300,
+  initialDelayMs: 100,
+  minDelayMs: 100,
 } as const;
 
 /** Samples of the silence packet each track starts with, and its pre-skip (RFC 7845 §4.2). */
