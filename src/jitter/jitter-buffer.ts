@@ -174,6 +174,8 @@ type PlayState = 'idle' | 'speech' | 'conceal' | 'dtx' | 'silence' | 'faded';
 
 const RECENT = 10;
 const SILENCE_GRAIN_MS = 5;
+/** Shortest stretch worth asking for: one 2.5 ms pitch period (400 Hz) at 48 kHz. */
+const MIN_STRETCH_SAMPLES = 120;
 
 /**
  * Adaptive jitter buffer for header-less Opus egress. Sans-IO: `push(packet, arrivalMs)` and
@@ -197,7 +199,8 @@ export class AdaptiveJitterBuffer {
   #lastShape = -1;
   #ref: Array<{ ts: number; e: number }> = []; // monotonic deque: increasing e
   #recent: Array<{ ts: number; e: number }> = [];
-  #pendingSamples: Array<{ e: number; age: number }> = [];
+  #pendingSamples: Array<{ e: number; due: number }> = [];
+  #learned = 0;
 
   // Playout side.
   #started = false;
@@ -556,9 +559,9 @@ export class AdaptiveJitterBuffer {
     const cushion = excess > 0 ? at - head.arrivalMs : Number.POSITIVE_INFINITY;
     // At most half the packet per stretch (the splice needs two periods inside the frame).
     const maxSamples = Math.floor(Math.min(Math.abs(excess), head.durationMs / 2, cushion) * 48);
-    if (maxSamples < 120) return undefined;
+    if (maxSamples < MIN_STRETCH_SAMPLES) return undefined;
     this.metrics.stretchRequests++;
-    return { mode: excess > 0 ? 'accelerate' : 'expand', maxSamples, minSamples: 120 };
+    return { mode: excess > 0 ? 'accelerate' : 'expand', maxSamples, minSamples: MIN_STRETCH_SAMPLES };
   }
 
   #conceal(
@@ -687,14 +690,14 @@ export class AdaptiveJitterBuffer {
    */
   #learn(e: number, dur: number): void {
     const pending = this.#pendingSamples;
-    for (const p of pending) p.age++;
-    while (pending.length && pending[0]!.age >= RECENT) {
+    const n = ++this.#learned;
+    while (pending.length && pending[0]!.due <= n) {
       const ref = this.#refValue();
       const p = pending.shift()!;
       if (ref !== undefined) this.#hist.add(p.e - ref);
     }
     const ref = this.#refValue() ?? e;
-    if (e - ref >= dur / 2) pending.push({ e, age: 0 });
+    if (e - ref >= dur / 2) pending.push({ e, due: n + RECENT });
     else this.#hist.add(e - ref);
   }
 

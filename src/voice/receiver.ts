@@ -27,6 +27,7 @@ import {
   type JitterBufferOptions,
   type JitterMetrics,
   type JitterOutput,
+  type StretchRequest,
 } from '../jitter/index.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
@@ -257,7 +258,7 @@ export class UserAudioStream<T extends ReceivedOpusFrame | ReceivedPcmFrame = Re
   }
 
   /** Time-stretches decoded speech as the jitter buffer asked, and tells it what was done. */
-  #stretch(pcm: Int16Array, req: NonNullable<Extract<JitterOutput, { kind: 'packet' }>['stretch']>): Int16Array {
+  #stretch(pcm: Int16Array, req: StretchRequest): Int16Array {
     const ch = this.channels;
     const r =
       req.mode === 'accelerate'
