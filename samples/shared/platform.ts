@@ -18,7 +18,7 @@
  * @packageDocumentation
  */
 import { Bot } from '../../src/bot.js';
-import { parseExtraTokens } from '../../src/cli/context.js';
+import { extraTokenSource } from '../../src/cli/context.js';
 import type { Emulator } from '../../src/emulator/index.js';
 import { InvalidInputError, registerSecret } from '../../src/errors.js';
 import { Intents } from '../../src/events/intents.js';
@@ -164,9 +164,9 @@ export async function connectPlatform(options: ConnectPlatformOptions = {}): Pro
       if (!voiceChannelId)
         throw new InvalidInputError(`space ${spaceId} has no voice channel: create one, or set ARGON_CHANNEL_ID`);
     }
-    const extraTokens = parseExtraTokens(env);
     const space = spaceId;
     const emu = env.ARGON_TOKEN ? undefined : emulator;
+    const nextExtra = extraTokenSource(env, emu, space);
     const platform: SamplePlatform = {
       mode: emu ? 'emulator' : 'platform',
       bot,
@@ -178,21 +178,13 @@ export async function connectPlatform(options: ConnectPlatformOptions = {}): Pro
       pacer: pacerOptions(),
       async extraIdentity(label: string): Promise<ExtraIdentity> {
         if (closed) throw new InvalidInputError('the platform connection is closed');
-        let extraToken: string;
-        if (emu) {
-          const b = emu.createBot({ username: label, verified: true });
-          emu.addMember(space, b.userId);
-          extraToken = b.token;
-        } else {
-          const next = extraTokens.shift();
-          if (!next) {
-            throw new InvalidInputError(
-              `this sample needs another bot identity ('${label}') in the same space: put its token in ARGON_EXTRA_TOKENS (comma-separated)`,
-            );
-          }
-          extraToken = next;
+        const next = nextExtra(label);
+        if (!next) {
+          throw new InvalidInputError(
+            `this sample needs another bot identity ('${label}') in the same space: put its token in ARGON_EXTRA_TOKENS (comma-separated)`,
+          );
         }
-        const rest = new RestClient({ token: extraToken, baseUrl: apiUrl });
+        const rest = new RestClient({ token: next.token, baseUrl: apiUrl });
         try {
           const me = await rest.botSelf.getMe({ signal: options.signal });
           const extra: ExtraIdentity = { rest, userId: me.userId, close: () => rest.close() };

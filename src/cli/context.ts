@@ -34,6 +34,32 @@ export function parseExtraTokens(env: Record<string, string | undefined>): strin
   return tokens;
 }
 
+/**
+ * Hands out the token of one more bot identity in `spaceId` per call: with `emulator`, a new bot
+ * made a member of the space (`name` is its username); else the next token of
+ * `ARGON_EXTRA_TOKENS`, and `undefined` once they are used up. Tokens are registered as secrets.
+ */
+export function extraTokenSource(
+  env: Record<string, string | undefined>,
+  emulator: Emulator | undefined,
+  spaceId: string,
+): (name: string) => { token: string; label: string } | undefined {
+  const tokens = emulator ? [] : parseExtraTokens(env);
+  let used = 0;
+  return (name) => {
+    if (emulator) {
+      const bot = emulator.createBot({ username: name, verified: true });
+      emulator.addMember(spaceId, bot.userId);
+      registerSecret(bot.token);
+      return { token: bot.token, label: `emulator bot ${bot.userId}` };
+    }
+    const token = tokens[used];
+    if (token === undefined) return undefined;
+    used++;
+    return { token, label: `ARGON_EXTRA_TOKENS #${used}` };
+  };
+}
+
 /** Another bot identity, for one more voice session in the same room (audio-ws.md §6). */
 export interface ExtraIdentity {
   /** REST client authenticated as that bot (closed by {@link PlatformContext.close}). */
@@ -161,30 +187,15 @@ export async function resolvePlatform(io: CliIo, options: ResolvePlatformOptions
       }
       channelId = voice.channelId;
     }
-    const extraTokens = emulator ? [] : parseExtraTokens(env);
-    let extrasUsed = 0;
-    const space = spaceId;
+    const nextExtra = extraTokenSource(env, emulator, spaceId);
     const extraIdentity = (name: string): ExtraIdentity | undefined => {
       if (closed) throw new InvalidInputError('the platform context is closed');
-      let extraToken: string;
-      let label: string;
-      if (emulator) {
-        const bot = emulator.createBot({ username: name, verified: true });
-        emulator.addMember(space, bot.userId);
-        extraToken = bot.token;
-        registerSecret(extraToken);
-        label = `emulator bot ${bot.userId}`;
-      } else {
-        const next = extraTokens[extrasUsed];
-        if (next === undefined) return undefined;
-        extrasUsed++;
-        extraToken = next;
-        label = `ARGON_EXTRA_TOKENS #${extrasUsed}`;
-      }
+      const next = nextExtra(name);
+      if (!next) return undefined;
       // Built like the main client above: same base URL, its own token.
-      const client = new RestClient({ token: extraToken, baseUrl: apiUrl });
+      const client = new RestClient({ token: next.token, baseUrl: apiUrl });
       extras.push(client);
-      return { rest: client, label };
+      return { rest: client, label: next.label };
     };
     const ctx: PlatformContext = { rest, token, apiUrl, spaceId, channelId, extraIdentity, close };
     if (emulator) ctx.emulator = emulator;
