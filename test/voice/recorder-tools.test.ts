@@ -14,20 +14,12 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { OpusEncoder } from '../../src/codec/opus-encoder.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
+import { FakeSource } from '../helpers/fake-source.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
 import { RECORDING_JITTER, Recorder, type RecordingSummary } from '../../src/voice/recorder.js';
 import { resolveFfmpeg } from '../../src/voice/sources/ffmpeg.js';
 
 const run = promisify(execFile);
-
-class FakeSource extends TypedEmitter<{ frame: [Uint8Array, number] }> {
-  constructor(readonly clock: ManualClock) {
-    super();
-  }
-  send(p: Uint8Array): void {
-    this.emit('frame', p, this.clock.now());
-  }
-}
 
 const OPUSINFO = ['/usr/bin/opusinfo', '/usr/local/bin/opusinfo'].find((p) => existsSync(p));
 if (!OPUSINFO && process.env.CI) throw new Error('opusinfo is missing: .ci/run installs opus-tools');

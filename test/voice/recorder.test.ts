@@ -6,17 +6,9 @@ import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
 import { generateTrace, tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
+import { FakeSource } from '../helpers/fake-source.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
 import { RECORDING_JITTER, Recorder, TRACK_LEAD_IN_SAMPLES } from '../../src/voice/recorder.js';
-
-class FakeSource extends TypedEmitter<{ frame: [Uint8Array, number] }> {
-  constructor(readonly clock: ManualClock) {
-    super();
-  }
-  send(p: Uint8Array): void {
-    this.emit('frame', p, this.clock.now());
-  }
-}
 
 const dirs: string[] = [];
 afterEach(() => {
