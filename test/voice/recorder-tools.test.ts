@@ -13,7 +13,6 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { OpusEncoder } from '../../src/codec/opus-encoder.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { TypedEmitter } from '../../src/util/emitter.js';
 import { FakeSource } from '../helpers/fake-source.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
 import { RECORDING_JITTER, Recorder, type RecordingSummary } from '../../src/voice/recorder.js';

@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
 import { generateTrace, tracePacket, tracePacketIndex } from '../../src/jitter/index.js';
 import { ManualClock } from '../../src/util/clock.js';
-import { TypedEmitter } from '../../src/util/emitter.js';
 import { FakeSource } from '../helpers/fake-source.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
 import { RECORDING_JITTER, Recorder, TRACK_LEAD_IN_SAMPLES } from '../../src/voice/recorder.js';
