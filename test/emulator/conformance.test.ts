@@ -1,34 +1,14 @@
 /**
- * Conformance against the published manifest (../shared/contract/api-manifest.json): every route
- * answers on its method and path (wrong method → 405 with Allow), succeeds with the manifest's
- * response field names, and produces each listed error status/code — except the deliberate
- * server differences listed in src/emulator/rest/differences.ts.
+ * Conformance against the published manifest (the project's copy in contract/, loaded by
+ * test/helpers/contract.ts): every route answers on its method and path (wrong method → 405 with
+ * Allow), succeeds with the manifest's response field names, and produces each listed error
+ * status/code — except the deliberate server differences listed in src/emulator/rest/differences.ts.
  */
-import { readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Emulator, parseJson, stringifyJson } from '../../src/emulator/index.js';
 import { neverEmitted, SERVER_DIFFERENCES, shapeExempt } from '../../src/emulator/rest/differences.js';
-
-interface ShapeProp {
-  name: string;
-  isArray: boolean;
-  properties: ShapeProp[] | null;
-}
-interface ManifestRoute {
-  method: string;
-  path: string;
-  responseTypeName: string | null;
-  responseTypeShape: ShapeProp[] | null;
-  errors: Array<{ status: number; code: string }> | null;
-}
-interface Manifest {
-  interfaces: Array<{ name: string; version: number; routes: ManifestRoute[] }>;
-}
-
-const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
-const manifest = JSON.parse(readFileSync(`${repoRoot}../shared/contract/api-manifest.json`, 'utf8')) as Manifest;
+import { type ManifestProp as ShapeProp, manifest } from '../helpers/contract.js';
 
 interface Req {
   query?: string;

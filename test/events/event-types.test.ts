@@ -3,22 +3,11 @@
  * missing keys are compile errors), compared at run time with the manifest's payload shapes. Any
  * difference must be a listed correction (`src/rest/corrections.ts`).
  */
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ArgonEventPayloads, BotMessageEntity, BotUser, BotVoiceState } from '../../src/events/types.js';
 import { CORRECTIONS } from '../../src/rest/corrections.js';
 import type { BotArchetype } from '../../src/rest/types.js';
-
-interface Prop {
-  name: string;
-  type: string;
-  isArray: boolean;
-  properties: Prop[] | null;
-}
-const manifest = JSON.parse(readFileSync(resolve(__dirname, '../../../shared/contract/api-manifest.json'), 'utf8')) as {
-  events: Array<{ name: string; payloadTypeShape: Prop[] }>;
-};
+import { type ManifestProp as Prop, manifest } from '../helpers/contract.js';
 
 const G = '11111111-2222-3333-4444-555555555555';
 const user: BotUser = { userId: G, username: 'u', displayName: 'U', avatarUrl: null, flags: 0, locale: 'en' };

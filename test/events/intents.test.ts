@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { InvalidInputError } from '../../src/errors.js';
 import {
@@ -11,11 +9,8 @@ import {
   intents,
   isPrivilegedIntent,
 } from '../../src/events/intents.js';
+import { manifest } from '../helpers/contract.js';
 
-const manifest = JSON.parse(readFileSync(resolve(__dirname, '../../../shared/contract/api-manifest.json'), 'utf8')) as {
-  intents: Array<{ name: string; value: number; isPrivileged: boolean; events: string[] }>;
-  events: Array<{ name: string; intent: string | null }>;
-};
 const camel = (s: string) => s[0]!.toLowerCase() + s.slice(1);
 
 describe('intents', () => {

@@ -1,32 +1,24 @@
 /**
- * Contract test: the published manifest (read from ../shared/contract/api-manifest.json, never
- * copied) against the route table and the real requests the client puts on the wire.
+ * Contract test: the published manifest (the project's copy in contract/, loaded by
+ * test/helpers/contract.ts) against the route table and the real requests the client puts on the
+ * wire; and the copy against its own metadata (contract/source.json), so it cannot drift silently.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RestClient } from '../../src/rest/client.js';
 import { CORRECTIONS, requestFieldCorrections } from '../../src/rest/corrections.js';
 import { RATE_LIMITS, ROUTES } from '../../src/rest/routes.js';
+import {
+  CONTRACT_DIR,
+  changelog,
+  compareVersions,
+  contractSource,
+  contractVersion,
+  manifest,
+  newestChangelogEntry,
+} from '../helpers/contract.js';
 import { json, type Stub, startStub, TOKEN } from './stub.js';
-
-interface ManifestProp {
-  name: string;
-}
-interface ManifestRoute {
-  method: string;
-  path: string;
-  requestTypeShape: ManifestProp[] | null;
-}
-interface Manifest {
-  interfaces: Array<{ name: string; version: number; isStable: boolean; routes: ManifestRoute[] }>;
-  rateLimits: Array<{ interfaceName: string; permitLimit: number }>;
-  events: Array<{ name: string }>;
-}
-
-const manifest = JSON.parse(
-  readFileSync(resolve(__dirname, '../../../shared/contract/api-manifest.json'), 'utf8'),
-) as Manifest;
 
 const manifestRoutes = manifest.interfaces.flatMap((i) =>
   i.routes.map((r) => ({ iface: i.name, version: i.version, stable: i.isStable, ...r })),
@@ -162,5 +154,42 @@ describe('manifest contract', () => {
     expect(RATE_LIMITS.ITyping).toBe(60);
     expect(RATE_LIMITS.IArchetypes).toBe(30);
     expect(RATE_LIMITS.IReactions).toBe(60);
+  });
+});
+
+describe('the contract copy in contract/', () => {
+  it('records the newest changelog release as its version', () => {
+    const newest = newestChangelogEntry();
+    expect(contractVersion).toBe(newest.version);
+    expect(contractSource.versionDate).toBe(newest.date);
+    // No entry is newer than the recorded version, whatever the order of the file.
+    for (const e of changelog) expect(compareVersions(e.version, contractVersion)).toBeLessThanOrEqual(0);
+  });
+
+  it('holds exactly the files source.json describes (SHA-256 of each)', () => {
+    expect(Object.keys(contractSource.files).sort()).toEqual(['api-manifest.json', 'changelog.json']);
+    for (const [name, { sha256 }] of Object.entries(contractSource.files)) {
+      const actual = createHash('sha256')
+        .update(readFileSync(`${CONTRACT_DIR}${name}`))
+        .digest('hex');
+      expect(actual, `${name} changed without updating contract/source.json`).toBe(sha256);
+    }
+  });
+
+  it('states the same version and copy date in contract/README.md', () => {
+    expect(contractSource.copied).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+    expect(contractSource.copied >= contractSource.versionDate).toBe(true);
+    const readme = readFileSync(`${CONTRACT_DIR}README.md`, 'utf8');
+    expect(readme).toContain(`**${contractVersion}** (${contractSource.versionDate}`);
+    expect(readme).toContain(`**Copied:** ${contractSource.copied}`);
+  });
+
+  it('orders versions numerically, not as text', () => {
+    expect(compareVersions('1.10.0', '1.9.0')).toBeGreaterThan(0);
+    expect(compareVersions('1.9.0', '1.9.0')).toBe(0);
+    expect(compareVersions('0.9.9', '1.0.0')).toBeLessThan(0);
+    expect(() => compareVersions('1.9', '1.9.0')).toThrow(/major\.minor\.patch/);
+    const entry = (version: string) => ({ version, date: '2026-01-01', title: '', changes: [] });
+    expect(newestChangelogEntry([entry('1.9.0'), entry('1.10.0'), entry('1.2.0')]).version).toBe('1.10.0');
   });
 });
