@@ -103,12 +103,8 @@ async function start(
     clock?: ManualClock;
   } = {},
 ) {
-  gw = await AudioGateway.start({
-    apiKey: API_KEY,
-    apiSecret: API_SECRET,
-    timings: { ...FAST, ...opts.timings },
-    ...opts,
-  });
+  const { timings, ...rest } = opts;
+  gw = await AudioGateway.start({ apiKey: API_KEY, apiSecret: API_SECRET, ...rest, timings: { ...FAST, ...timings } });
   return gw;
 }
 
@@ -628,57 +624,85 @@ describe('frames (§3, §4.1)', () => {
 
 describe('keepalive, watchdog, identity, close (§4.4, §6, §2.3)', () => {
   it('drops a client that never pongs (even while streaming) and keeps one that does', async () => {
-    await start({ timings: { pingIntervalMs: 15, pongWaitMs: 250 } });
-    const reasons: SessionCloseReason[] = [];
-    gw.on('sessionClosed', (_i, r) => reasons.push(r));
+    // A manual clock: a ping goes out only when the test advances time, and time moves on only once
+    // the answering client's pong was counted, so neither deadline can be passed by a slow machine.
+    const clock = new ManualClock(0);
+    await start({ clock, timings: { pingIntervalMs: 20, pongWaitMs: 100 } });
+    const reasons: Array<[string, SessionCloseReason]> = [];
+    gw.on('sessionClosed', (i, r) => reasons.push([i.identity, r]));
     const mute = await open('duplex', 'nopong', { target_identity: 'x' }, { autoPong: false });
     const good = await open('duplex', 'pong', { target_identity: 'x' });
+    const info = (identity: string) => gw.sessions().find((s) => s.identity === identity);
+    await good.until(() => gw.sessions().length === 2);
+    clock.advance(5); // join delay; both read deadlines were armed at 0 (+100), pings run every 20 from 0
     await mute.waitStatus('ready');
-    mute.send(frame(40));
-    await mute.until(() => gw.published({ identity: 'nopong' }).length > 0 || mute.closed !== undefined);
-    const streaming = setInterval(() => mute.ws.readyState === WebSocket.OPEN && mute.send(frame(40)), 10);
-    try {
-      expect((await mute.waitClose()).code).toBe(1006);
-    } finally {
-      clearInterval(streaming);
+    await good.waitStatus('ready');
+    const published = () => gw.published({ identity: 'nopong' }).length;
+    // t = 25, 45, 65, 85: four pings the mute client leaves unanswered while it keeps streaming
+    for (let i = 1; i <= 4; i++) {
+      mute.send(frame(40));
+      await mute.until(() => published() === i);
+      clock.advance(20);
+      await good.until(() => info('pong')!.pongs === i);
     }
-    expect(reasons).toEqual(['pong-timeout']);
-    expect(gw.published({ identity: 'nopong' }).length).toBeGreaterThan(0);
-    // the answering client outlives several more pong deadlines
-    const seen = good.pings;
-    await good.until(() => good.pings >= seen + 20);
+    expect(reasons).toEqual([]);
+    mute.send(frame(40));
+    await mute.until(() => published() === 5);
+    clock.advance(20); // t = 105: the mute client's read deadline (0 + 100) passed; frames never moved it
+    expect(reasons).toEqual([['nopong', 'pong-timeout']]);
+    expect((await mute.waitClose()).code).toBe(1006);
+    expect(mute.pings).toBe(4);
+    // the answering client outlives twenty more pings, i.e. four more pong deadlines
+    await good.until(() => info('pong')!.pongs === 5);
+    for (let i = 6; i <= 25; i++) {
+      clock.advance(20);
+      await good.until(() => info('pong')!.pongs === i);
+    }
+    expect(reasons).toEqual([['nopong', 'pong-timeout']]);
+    expect(info('pong')!.state).toBe('ready');
     expect(good.closed).toBeUndefined();
-    expect(gw.sessions().find((s) => s.identity === 'pong')!.pongs).toBeGreaterThanOrEqual(20);
   });
 
   it('connect media watchdog drops a silent session; duplex has none', async () => {
-    await start({ timings: { mediaWatchdogMs: 250, pingIntervalMs: 25 } });
+    // Watchdog windows end only when the test advances the manual clock, each after the busy
+    // session's frame for that window was accepted: which session is silent is decided by the test.
+    const clock = new ManualClock(0);
+    await start({ clock, timings: { mediaWatchdogMs: 100, pingIntervalMs: 20 } });
+    const reasons: Array<[string, SessionCloseReason]> = [];
+    gw.on('sessionClosed', (i, r) => reasons.push([i.identity, r]));
     const busy = await open('connect', 'busy');
-    await busy.waitStatus('ready');
-    busy.send(frame(30));
-    let sent = 1;
-    const feeder = setInterval(() => {
-      if (busy.ws.readyState === WebSocket.OPEN) {
-        busy.send(frame(30));
-        sent++;
-      }
-    }, 5);
     const idle = await open('connect', 'idle');
     const duplex = await open('duplex', 'dpx', { target_identity: 'x' });
-    const reasons: SessionCloseReason[] = [];
-    gw.on('sessionClosed', (_i, r) => reasons.push(r));
-    try {
-      expect((await idle.waitClose()).code).toBe(1006);
-      expect(reasons).toEqual(['media-watchdog']);
-      expect(idle.statuses()).toEqual(['ready']);
-      const p = duplex.pings;
-      await duplex.until(() => duplex.pings >= p + 25); // > 2 more watchdog windows
-      expect(duplex.closed).toBeUndefined();
-      expect(busy.closed).toBeUndefined();
-      expect(sent).toBeGreaterThan(0);
-    } finally {
-      clearInterval(feeder);
+    await busy.until(() => gw.sessions().length === 3);
+    clock.advance(5); // join delay; the watchdog windows end at 100, 200, … (armed at session creation)
+    await Promise.all([busy.waitStatus('ready'), idle.waitStatus('ready'), duplex.waitStatus('ready')]);
+    const accepted = () => gw.published({ identity: 'busy' }).length;
+    busy.send(frame(30));
+    await busy.until(() => accepted() === 1);
+    clock.advance(95); // t = 100: the first window ends
+    expect(reasons).toEqual([['idle', 'media-watchdog']]);
+    expect((await idle.waitClose()).code).toBe(1006);
+    expect(idle.statuses()).toEqual(['ready']);
+    // three more windows with one frame each keep busy alive; the duplex session never sends and stays
+    for (let w = 2; w <= 4; w++) {
+      busy.send(frame(30));
+      await busy.until(() => accepted() === w);
+      clock.advance(100);
     }
+    expect(reasons).toEqual([['idle', 'media-watchdog']]);
+    expect(gw.sessions().map((s) => [s.identity, s.state])).toEqual([
+      ['busy', 'ready'],
+      ['dpx', 'ready'],
+    ]);
+    await duplex.until(() => duplex.pings >= 20); // the duplex session's pings went out meanwhile
+    expect(duplex.closed).toBeUndefined();
+    // a window without a frame drops busy too
+    clock.advance(100);
+    expect(reasons).toEqual([
+      ['idle', 'media-watchdog'],
+      ['busy', 'media-watchdog'],
+    ]);
+    expect((await busy.waitClose()).code).toBe(1006);
   });
 
   it('a new session with the same identity kicks the old: connect/duplex drop, subscribe goes silent', async () => {
@@ -704,17 +728,36 @@ describe('keepalive, watchdog, identity, close (§4.4, §6, §2.3)', () => {
   });
 
   it('a client that stops reading passes the write deadline: writes stop, then the pong deadline ends it', async () => {
-    await start({ timings: { writeDeadlineMs: 100, pingIntervalMs: 20, pongWaitMs: 400 } });
+    // A manual clock orders the two deadlines by construction: the client never got a ping, so its
+    // read deadline is 0 + pongWaitMs = 10 000, and the write deadline (100 after a ping finds bytes
+    // stuck) is checked while the test advances through the first 2 000 ms only.
+    const clock = new ManualClock(0);
+    await start({ clock, timings: { writeDeadlineMs: 100, pingIntervalMs: 20, pongWaitMs: 10_000 } });
     const closed: Array<[boolean, SessionCloseReason]> = [];
     gw.on('sessionClosed', (info, r) => closed.push([info.writeBroken, r]));
     const alice = gw.joinSimulated(ROOM, 'alice');
     alice.publishTrack();
     const s = await open('subscribe', 'slow', { target_identity: 'alice' });
+    await s.until(() => gw.sessions().length === 1);
+    clock.advance(5); // join delay
     await s.waitStatus('subscribed');
     (s.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+    const info = () => gw.sessions()[0]!;
     const big = Array.from({ length: 500 }, () => new Uint8Array(60_000).fill(0x78));
-    await alice.speak(big, { realtime: false }).done;
-    await s.until(() => closed.length === 1);
+    const speaking = alice.speak(big, { realtime: false });
+    clock.advance(0); // 30 MB forwarded at once: far more than the socket buffers of a paused reader hold
+    await speaking.done;
+    expect(info().framesOut).toBe(500);
+    // One ping interval at a time, with a loop turn for socket events in between: a ping re-arms
+    // the write watch while bytes are stuck, and a watch that saw no drain breaks the writer.
+    for (let t = 0; t < 2_000 && !info().writeBroken; t += 20) {
+      clock.advance(20);
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    expect(info()).toMatchObject({ writeBroken: true, state: 'ready', pongs: 0 });
+    expect(closed).toEqual([]);
+    expect(clock.now()).toBeLessThan(10_000);
+    clock.advance(10_000 - clock.now()); // the read deadline: no pong ever came
     expect(closed).toEqual([[true, 'pong-timeout']]);
   });
 
