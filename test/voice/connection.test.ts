@@ -3,6 +3,7 @@ import { until } from '../helpers/until.js';
 import { isGatewaySafe } from '../../src/codec/opus-packet.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { buildAudioUrl } from '../../src/voice/gateway-url.js';
 import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
 
@@ -66,38 +67,61 @@ describe('VoiceConnection against the emulator', () => {
   const published = () => emu.gateway.published({ identity: emu.bot.userId });
 
   it('sends nothing before ready, then a silence pre-roll, then every frame in order', async () => {
-    // burst: a CPU-starved test machine must not turn lateness into dropped frames here.
-    const c = open({ prerollMs: 60, keepalive: false, pacer: { latePolicy: 'burst' } });
-    const states: string[] = [];
-    c.on('stateChange', (_o, n) => states.push(n.status));
-    // Queue frames before the session exists.
-    const N = 40;
-    const producer = (async () => {
-      for (let i = 0; i < N; i++) await c.sendFrame(audio(i), { timeoutMs: 10_000 });
-    })();
-    await c.waitFor('waiting-ready', { timeoutMs: 5000 });
-    const early = await c.pacer.refreshMetrics();
-    expect(early.framesSent).toBe(0);
-    expect(c.queuedFrames).toBe(c.pacer.queueFrames);
-    await c.ready({ timeoutMs: 5000 });
-    await producer;
-    await until(
-      () => published().filter((f) => seqOf(f.data) >= 0).length === N,
-      `all frames published: ${published()
-        .map((f) => seqOf(f.data))
-        .join(',')} m=${JSON.stringify(c.pacer.metrics)}`,
-      POLL,
-    );
-    const frames = published();
-    expect(frames.slice(0, 3).every((f) => isSilence(f.data))).toBe(true);
-    expect(frames.slice(3).map((f) => seqOf(f.data))).toEqual([...Array(N).keys()]);
-    expect(states.slice(0, 4)).toEqual(['requesting-token', 'connecting', 'waiting-ready', 'ready']);
-    const session = emu.gateway.sessions().find((s) => s.identity === emu.bot.userId)!;
-    expect(session.params.frameDurationMs).toBe(20);
-    expect(session.params.stereo).toBe(false);
-    await c.close();
-    expect(c.state.status).toBe('closed');
-    expect(c.pacer.closed).toBe(true);
+    // Its own emulator on a manual clock: the join delay (so `ready`) passes only when the test
+    // advances it, after it checked that nothing was sent while waiting for ready.
+    const clock = new ManualClock(0);
+    const held = await Emulator.start({ port: 0, clock, audioTimings: { joinDelayMs: 60 } });
+    const heldRest = new RestClient({ token: held.bot.token, baseUrl: held.apiUrl });
+    try {
+      // burst: a CPU-starved test machine must not turn lateness into dropped frames here.
+      const c = new VoiceConnection({
+        rest: heldRest,
+        spaceId: held.demo.spaceId,
+        channelId: held.demo.voiceChannelId,
+        pingIntervalMs: 0,
+        prerollMs: 60,
+        keepalive: false,
+        pacer: { latePolicy: 'burst' },
+      });
+      conns.push(c);
+      const heldPublished = () => held.gateway.published({ identity: held.bot.userId });
+      const states: string[] = [];
+      c.on('stateChange', (_o, n) => states.push(n.status));
+      // Queue frames before the session exists.
+      const N = 40;
+      const producer = (async () => {
+        for (let i = 0; i < N; i++) await c.sendFrame(audio(i), { timeoutMs: 10_000 });
+      })();
+      await c.waitFor('waiting-ready', { timeoutMs: 5000 });
+      await until(() => c.queuedFrames === c.pacer.queueFrames, 'a full queue', POLL);
+      const early = await c.pacer.refreshMetrics({ timeoutMs: 10_000 });
+      expect(early.framesSent).toBe(0);
+      expect(c.queuedFrames).toBe(c.pacer.queueFrames);
+      expect(held.gateway.sessions()).toMatchObject([{ state: 'joining', framesIn: 0 }]);
+      clock.advance(60);
+      await c.ready({ timeoutMs: 5000 });
+      await producer;
+      await until(
+        () => heldPublished().filter((f) => seqOf(f.data) >= 0).length === N,
+        `all frames published: ${heldPublished()
+          .map((f) => seqOf(f.data))
+          .join(',')} m=${JSON.stringify(c.pacer.metrics)}`,
+        POLL,
+      );
+      const frames = heldPublished();
+      expect(frames.slice(0, 3).every((f) => isSilence(f.data))).toBe(true);
+      expect(frames.slice(3).map((f) => seqOf(f.data))).toEqual([...Array(N).keys()]);
+      expect(states.slice(0, 4)).toEqual(['requesting-token', 'connecting', 'waiting-ready', 'ready']);
+      const session = held.gateway.sessions().find((s) => s.identity === held.bot.userId)!;
+      expect(session.params.frameDurationMs).toBe(20);
+      expect(session.params.stereo).toBe(false);
+      await c.close();
+      expect(c.state.status).toBe('closed');
+      expect(c.pacer.closed).toBe(true);
+    } finally {
+      await heldRest.close();
+      await held.close();
+    }
   });
 
   it('never sends an invalid frame, even from a fuzzed source, and the session survives', async () => {
@@ -142,28 +166,28 @@ describe('VoiceConnection against the emulator', () => {
     c.on('token', (t) => tokens.push(t.reason));
     await c.ready({ timeoutMs: 5000 });
     const firstSession = (c.state as Extract<VoiceConnectionState, { status: 'ready' }>).sessionId;
+    const seqs = () =>
+      published()
+        .map((f) => seqOf(f.data))
+        .filter((s) => s >= 0);
     const N = 60;
-    const producer = (async () => {
-      for (let i = 0; i < N; i++) {
-        await c.sendFrame(audio(i), { timeoutMs: 15_000 });
-        if (i === 20) emu.faults.audio({ kind: 'drop-no-close', target: { identity: emu.bot.userId } });
-      }
-    })();
-    await producer;
-    await until(
-      () => published().filter((f) => seqOf(f.data) >= 0).length >= N - 8 && seqOf(published().at(-1)!.data) === N - 1,
-      'frames after reconnect',
-      POLL,
-    );
-    const seqs = published()
-      .map((f) => seqOf(f.data))
-      .filter((s) => s >= 0);
-    // In order, no duplicates; at most the few frames in flight at the drop are lost.
-    for (let i = 1; i < seqs.length; i++) expect(seqs[i]!).toBeGreaterThan(seqs[i - 1]!);
-    expect(seqs.length).toBeGreaterThanOrEqual(N - 8);
-    const sessions = new Set(published().map((f) => f.sessionId));
-    expect(sessions.size).toBe(2);
-    expect(c.state.status).toBe('ready');
+    // The drop comes once frames 0..20 were accepted and nothing else is queued, and the rest is
+    // queued only once the connection noticed it (its pacer is stopped): no frame can be in flight
+    // at the drop, so the outcome is exact instead of "at most a few lost".
+    for (let i = 0; i <= 20; i++) await c.sendFrame(audio(i), { timeoutMs: 15_000 });
+    await until(() => seqs().length === 21, 'frames 0..20 accepted', POLL);
+    emu.faults.audio({ kind: 'drop-no-close', target: { identity: emu.bot.userId } });
+    await c.waitFor('reconnecting', { timeoutMs: 10_000 });
+    for (let i = 21; i < N; i++) await c.sendFrame(audio(i), { timeoutMs: 15_000 });
+    await until(() => seqs().length === N, 'frames after reconnect', POLL);
+    expect(seqs()).toEqual([...Array(N).keys()]);
+    const sessions = published()
+      .filter((f) => seqOf(f.data) >= 0)
+      .map((f) => f.sessionId);
+    expect(new Set(sessions.slice(0, 21)).size).toBe(1);
+    expect(new Set(sessions.slice(21)).size).toBe(1);
+    expect(sessions[21]).not.toBe(sessions[0]);
+    await c.waitFor('ready', { timeoutMs: 10_000 });
     expect((c.state as { sessionId: string }).sessionId).not.toBe(firstSession);
     expect(tokens).toEqual(['initial', 'reconnect']);
   });
@@ -218,15 +242,31 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('keepalive silence outlives the media watchdog; without it the gateway drops the session', async () => {
-    const strict = await Emulator.start({ port: 0, audioTimings: { joinDelayMs: 20, mediaWatchdogMs: 300 } });
+    // The gateway's watchdog windows end only when the test advances its manual clock, each after
+    // keepalive silence reached the gateway in that window: no real timer races the silence frames.
+    const clock = new ManualClock(0);
+    const strict = await Emulator.start({ port: 0, clock, audioTimings: { joinDelayMs: 20, mediaWatchdogMs: 300 } });
     const strictRest = new RestClient({ token: strict.bot.token, baseUrl: strict.apiUrl });
+    const session = () => strict.gateway.sessions()[0];
+    /** Lets the (manual-clock) join delay of the next session pass. */
+    const join = async () => {
+      await until(() => session()?.state === 'joining', 'a joining session', POLL);
+      clock.advance(20);
+    };
     try {
       const where = { spaceId: strict.demo.spaceId, channelId: strict.demo.voiceChannelId };
       const alive = new VoiceConnection({ rest: strictRest, ...where, pingIntervalMs: 0, prerollMs: 0 });
       const states: string[] = [];
       alive.on('stateChange', (_o, n) => states.push(n.status));
+      await join();
       await alive.ready({ timeoutMs: 5000 });
-      await new Promise((r) => setTimeout(r, 1200));
+      const first = session()!.sessionId;
+      for (let w = 0; w < 3; w++) {
+        const bytes = session()!.bytesIn;
+        await until(() => session()!.bytesIn > bytes, 'keepalive silence in this window', POLL);
+        clock.advance(300);
+      }
+      expect(session()).toMatchObject({ sessionId: first, state: 'ready' });
       expect(states).not.toContain('reconnecting');
       await alive.close();
       const quiet = new VoiceConnection({
@@ -236,7 +276,10 @@ describe('VoiceConnection against the emulator', () => {
         keepalive: false,
         reconnect: false,
       });
+      await join();
       await quiet.ready({ timeoutMs: 5000 });
+      expect(session()!.bytesIn).toBe(0);
+      clock.advance(300);
       await expect(quiet.waitFor('closed', { timeoutMs: 5000 })).resolves.toMatchObject({ status: 'closed' });
       expect((quiet.state as { reason?: Error }).reason).toMatchObject({ code: 'ARGON_VOICE_TRANSPORT' });
     } finally {
@@ -285,7 +328,9 @@ describe('VoiceConnection against the emulator', () => {
     c.on('stateChange', (_o, n) => {
       if (n.status === 'reconnecting') reasons.push(n.reason.message);
     });
-    emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 3000 });
+    // The stall outlasts the test (10 min vs the 10 s bound below): only the client's pong
+    // deadline can end the session, however late its timers fire.
+    emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 600_000 });
     await until(
       () => c.state.status === 'ready' && (c.state as { sessionId: string }).sessionId !== first,
       'reconnected after a dead socket',
