@@ -25,11 +25,15 @@ export const SUITES: Record<string, string> = {
   sse: 'SSE parse throughput at 1/8/64/256-byte chunks vs a naive parser',
   rest: 'REST call overhead vs a raw undici request to the emulator',
   calls: 'answer latency: callIncoming to the first greeting frame at the caller',
+  soak: 'long run (10 min): 50 publishing + 10 listening streams; RSS/heap growth, fd/socket/timer leaks, stream health',
 };
+
+/** Suites that run only when named (long runs), not in a plain `argon-voice bench`. */
+export const ON_REQUEST: ReadonlySet<string> = new Set(['soak']);
 
 const HELP = `Usage: argon-voice bench [suite ...] [--json] [--report FILE] [--quick]
 
-Runs benchmark suites (default: all), each in its own process, with its baseline measured in
+Runs benchmark suites (default: all but soak), each in its own process, with its baseline measured in
 the same run. Prints a summary table, or the raw JSON with --json; --report writes one
 self-contained HTML page with plots.
 
@@ -42,6 +46,7 @@ Options:
   --json          print the collected JSON on stdout
   --report FILE   write the HTML report to FILE
   --quick         ask suites for a shorter run (less precise)
+  --minutes N     run length of suites that take one (soak; default 10, 1 with --quick)
 `;
 
 /** Where the package root is, from this file (src/cli/commands or dist/src/cli/commands). */
@@ -109,12 +114,18 @@ export interface SuiteResult {
   seconds: number;
 }
 
-async function runSuite(root: string, suite: string, quick: boolean, io: CliIo): Promise<SuiteResult> {
+async function runSuite(
+  root: string,
+  suite: string,
+  quick: boolean,
+  io: CliIo,
+  extra: string[] = [],
+): Promise<SuiteResult> {
   const how = suiteCommand(root, suite);
   const started = Date.now();
   if (!how) return { suite, ok: false, error: 'suite not found (no dist/bench or bench/ file)', seconds: 0 };
   return new Promise((resolveResult) => {
-    const child = spawn(how.cmd, [...how.args, '--json', ...(quick ? ['--quick'] : [])], {
+    const child = spawn(how.cmd, [...how.args, '--json', ...(quick ? ['--quick'] : []), ...extra], {
       cwd: root,
       env: { ...io.env, ARGON_TOKEN: '' },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -407,11 +418,19 @@ export const command: CliCommand = {
     let json = false;
     let report: string | undefined;
     let quick = false;
+    const extra: string[] = [];
     for (let i = 0; i < argv.length; i++) {
       const a = argv[i]!;
       if (a === '--json') json = true;
       else if (a === '--quick') quick = true;
-      else if (a === '--report') {
+      else if (a === '--minutes' || a.startsWith('--minutes=')) {
+        const v = a.includes('=') ? a.slice(10) : argv[++i];
+        if (!(Number(v) > 0)) {
+          io.stderr.write(`argon-voice bench: --minutes needs a positive number, got '${v ?? ''}'\n`);
+          return 2;
+        }
+        extra.push('--minutes', String(Number(v)));
+      } else if (a === '--report') {
         report = argv[++i];
         if (!report) {
           io.stderr.write('argon-voice bench: --report needs a file name\n');
@@ -426,14 +445,14 @@ export const command: CliCommand = {
         return 2;
       } else suites.push(a);
     }
-    const chosen = suites.length ? suites : Object.keys(SUITES);
+    const chosen = suites.length ? suites : Object.keys(SUITES).filter((s) => !ON_REQUEST.has(s));
     const root = packageRoot();
     const quiet = json || !!io.env.CI;
     const results: SuiteResult[] = [];
     for (const s of chosen) {
       if (io.signal.aborted) break;
       if (!quiet) io.stderr.write(`bench: running ${s} ...\n`);
-      const r = await runSuite(root, s, quick, io);
+      const r = await runSuite(root, s, quick, io, extra);
       results.push(r);
       if (!quiet) io.stderr.write(`bench: ${s} ${r.ok ? 'done' : 'FAILED'} in ${r.seconds.toFixed(1)} s\n`);
     }
