@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { until } from '../helpers/until.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { VoiceReceiver, type ReceivedOpusFrame } from '../../src/voice/receiver.js';
 import { VoiceSubscriber, type VoiceSubscriberState } from '../../src/voice/subscriber.js';
 
@@ -14,7 +15,7 @@ afterEach(async () => {
   rest = undefined;
 });
 
-async function setup(opts: { legacyStatusKey?: boolean } = {}) {
+async function setup(opts: { legacyStatusKey?: boolean; clock?: ManualClock } = {}) {
   emu = await Emulator.start({ port: 0, ...opts });
   rest = new RestClient({ token: emu.bot.token, baseUrl: emu.apiUrl });
   const user = emu.createUser({ username: 'alice' });
@@ -119,12 +120,25 @@ describe('VoiceSubscriber against the emulator', () => {
   });
 
   it('end to end through the receiver: an impaired speaker, every delivered frame played once, losses concealed', async () => {
-    const { emu, rest, user, where } = await setup();
-    const rx = new VoiceReceiver({ rest, ...where, gatewayUrl: emu.audioUrl });
+    // One manual clock for the emulator (speaker schedule, impairment) and the receiver (arrival
+    // times, playout): time moves 1 ms at a time, and only once every frame the gateway wrote has
+    // reached the subscriber, so each frame arrives exactly at its modelled time however busy the
+    // machine is, and the playout counts below are the same on every run.
+    const clock = new ManualClock(0);
+    const { emu, rest, user, where } = await setup({ clock });
+    const rx = new VoiceReceiver({ rest, ...where, gatewayUrl: emu.audioUrl, clock });
     const stream = rx.subscribe(user.userId, { mode: 'opus' });
+    const sub = stream.source as VoiceSubscriber;
     const slots: ReceivedOpusFrame[] = [];
     stream.on('output', (s) => slots.push(s));
-    await (stream.source as VoiceSubscriber).waitFor('waiting', { timeoutMs: 10_000 });
+    const session = () => emu.gateway.sessions().find((s) => s.endpoint === 'subscribe');
+    await until(() => session()?.state === 'joining', 'a joining subscribe session', POLL);
+    clock.advance(emu.gateway.timings.joinDelayMs);
+    await sub.waitFor('waiting', { timeoutMs: 10_000 });
+    const step = async (ms: number) => {
+      clock.advance(ms);
+      await until(() => sub.framesReceived === session()!.framesOut, 'the written frames received', POLL);
+    };
     const p = emu.joinVoice(user.userId, where);
     const h = p.speak(
       { sine: 500, durationMs: 1500 },
@@ -137,19 +151,19 @@ describe('VoiceSubscriber against the emulator', () => {
         seed: 3,
       },
     );
+    let spoken = false;
+    void h.done.then(() => (spoken = true));
+    for (let t = 0; t < 10_000 && !spoken; t++) {
+      await step(1);
+      await Promise.resolve();
+    }
     await h.done;
     const delivered = h.deliveries.length;
     const m0 = stream.metrics;
-    await until(
-      () => m0.packetsReceived === delivered && m0.bufferedMs === 0,
-      'every delivery received and the buffer drained',
-      POLL,
-    );
-    await until(
-      () => slots.filter((s) => s.kind === 'silence').length > 0 && m0.bufferedMs === 0,
-      'a silence slot with the buffer drained',
-      POLL,
-    );
+    expect(m0.packetsReceived).toBe(delivered);
+    for (let t = 0; t < 500 && !(slots.some((s) => s.kind === 'silence') && m0.bufferedMs === 0); t++) await step(20);
+    expect(slots.filter((s) => s.kind === 'silence').length).toBeGreaterThan(0);
+    expect(m0.bufferedMs).toBe(0);
     await rx.close();
     const lost = h.framesSent - delivered;
     expect(h.framesSent).toBe(75);
@@ -176,15 +190,16 @@ describe('VoiceSubscriber against the emulator', () => {
       expect(emu.gateway.sessions().length).toBe(1);
       await sub.close();
       expect(sub.listenerCount('stateChange')).toBe(0);
-      for (let k = 0; k < 100 && emu.gateway.sessions().length > 0; k++) await new Promise((r) => setTimeout(r, 10));
-      expect(emu.gateway.sessions()).toHaveLength(0);
+      await until(() => emu.gateway.sessions().length === 0, 'the gateway session closed', POLL);
     }
   });
 
   it('reconnects a subscribed socket that went silent (inactivity deadline, audio-ws.md §8a.13)', async () => {
     const { emu, rest, user, where } = await setup();
     const p = emu.joinVoice(user.userId, where);
-    const h = p.speak({ sine: 440, durationMs: 4000 });
+    // Speaks until stopped and stalls for longer than the test may run: the frames after the
+    // resubscribe cannot run out, and only the subscriber's inactivity deadline can end the socket.
+    const h = p.speak({ sine: 440, durationMs: 600_000 });
     const sub = new VoiceSubscriber({
       rest,
       ...where,
@@ -195,7 +210,7 @@ describe('VoiceSubscriber against the emulator', () => {
     });
     const states = track(sub);
     await sub.waitFor('subscribed', { timeoutMs: 10_000 });
-    emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 10_000 });
+    emu.faults.audio({ kind: 'stall', target: { identity: emu.bot.userId }, ms: 600_000 });
     const reconnecting = await sub.waitFor('reconnecting', { timeoutMs: 10_000 });
     expect(reconnecting.reason.name).toBe('TimeoutError');
     await sub.waitFor('subscribed', { timeoutMs: 10_000 });
