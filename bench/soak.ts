@@ -27,7 +27,7 @@
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { toneSource } from '../src/calls/index.js';
 import { OggOpusMuxer } from '../src/codec/ogg-mux.js';
@@ -397,6 +397,7 @@ async function parent(): Promise<void> {
       droppedItems: l.stream.droppedItems,
     }));
     running = true;
+    const loadStart = loadavg();
     const t0 = performance.now();
     const samples: Sample[] = [];
     const sample = () => {
@@ -569,6 +570,11 @@ async function parent(): Promise<void> {
         emulatorRssEndMb: samples[samples.length - 1]!.emulatorRssMb,
         cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
         memoryGiB: round(totalmem() / 2 ** 30, 1),
+        // Other processes on the machine: the 1/5/15-min load averages at the start and end of the run.
+        loadAvgStart: loadStart.map((x) => x.toFixed(2)).join(' / '),
+        loadAvgEnd: loadavg()
+          .map((x) => x.toFixed(2))
+          .join(' / '),
         node: process.version,
         source: sourceTree(),
       },
