@@ -69,10 +69,11 @@ describe('emulator faults', () => {
       expect((e1 as HttpError).status).toBe(503);
       expectErrorClean(e1);
       // The client's timeoutMs bounds each attempt: both attempts (GetMe is safe to retry) are
-      // held past it by the fault.
+      // held past it by the fault, for longer than the test may run (the emulator's close releases
+      // the held handlers), so a late timer cannot see an answer.
       const slow = client({ retries: 1, timeoutMs: 100 });
       try {
-        emu.faults.rest({ route: 'IBotSelf/GetMe', delayMs: 2_000, times: 2 });
+        emu.faults.rest({ route: 'IBotSelf/GetMe', delayMs: 600_000, times: 2 });
         const before = slow.stats.attempts;
         const e2 = await slow.botSelf.getMe().catch((e: unknown) => e);
         expect(e2).toBeInstanceOf(TimeoutError);
@@ -94,7 +95,9 @@ describe('emulator faults', () => {
       const s = new EventStream({
         rest,
         // The emulator heartbeats after 40 ms idle: only a stall (no bytes at all) trips this.
-        heartbeatTimeoutMs: 300,
+        // Only the stall case uses it; elsewhere it is out of reach, so a starved process that
+        // reads a heartbeat late cannot make the watchdog beat the stream end or the zombie timer.
+        heartbeatTimeoutMs: kind === 'stall' ? 300 : 600_000,
         zombieTimeoutMs: kind === 'zombie' ? 150 : false,
         reconnectBaseMs: 10,
         reconnectCapMs: 20,
