@@ -119,7 +119,12 @@ export interface PublishSessionOptions {
   timeouts?: { tokenMs?: number; connectMs?: number; readyMs?: number };
   /** Reconnect policy after a drop (default 6 attempts, 250 ms base, 10 s cap); false: close instead. */
   reconnect?: false | { maxAttempts?: number; baseMs?: number; capMs?: number; random?: () => number };
-  /** Refresh the token this long before it expires (default 10 min; StreamToken TTL is 2 h, §6). */
+  /**
+   * Refresh the token this long before it expires (default 10 min; StreamToken TTL is 2 h, §6).
+   * A token that lives no longer than that is refreshed half-way through its life instead (rather
+   * than re-requested every second). The refresh only replaces the token kept for the next reconnect:
+   * the gateway checks a token at upgrade only (§1.4), so the open socket is left alone.
+   */
   refreshBeforeMs?: number;
   /** Silence sent after `ready` before queued audio (default 160 ms, §4.2). */
   prerollMs?: number;
@@ -132,8 +137,18 @@ export interface PublishSessionOptions {
   maxBufferedBytes?: number;
   /** Pacer options (late policy, queue depth, mode). */
   pacer?: Omit<FramePacerOptions, 'frameDurationMs'>;
-  /** Clock for deadlines and the refresh timer (tests). */
+  /**
+   * Clock for deadlines, the refresh timer and the reconnect backoff (tests). A clock other than
+   * {@link systemClock} is also handed to the pacer (unless `pacer.clock` is given), which then
+   * runs in main-thread mode on it, so one fake clock drives the whole session.
+   */
   clock?: Clock;
+  /**
+   * Wall clock in Unix ms (default `Date.now`), read only to turn the token's `exp` into a
+   * remaining lifetime at the moment it is received; every later comparison uses `clock`. Tests
+   * that mint tokens on a fake timeline pass that timeline here.
+   */
+  wallClockMs?: () => number;
 }
 
 /** Upgrade statuses that no retry can fix (§1.5): bad token, not allowed, bad request. */
@@ -182,7 +197,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   readonly #key: string;
   readonly #silence: Uint8Array;
   #state: VoiceConnectionState = { status: 'requesting-token', attempt: 0 };
-  #grant: { token: string; ingressUrl: string; expiresAtMs: number } | undefined;
+  /** The token for the next upgrade; `expiresAt`/`receivedAt` are on {@link PublishSession.#clock}. */
+  #grant: { token: string; ingressUrl: string; expiresAt: number; receivedAt: number } | undefined;
   #refreshTimer: unknown;
   #life = new AbortController();
   #socketWaiter: ((ev: SocketEvent) => void) | undefined;
@@ -215,7 +231,10 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     this.#opts = options;
     this.#clock = options.clock ?? systemClock;
     this.#silence = silencePacket(this.channels, f);
-    this.pacer = new FramePacer({ ...options.pacer, frameDurationMs: f });
+    // A fake clock given to the session drives the pacer too (main-thread mode), unless the
+    // caller chose the pacer's clock itself.
+    const pacerClock = options.clock && options.clock !== systemClock ? { clock: options.clock } : {};
+    this.pacer = new FramePacer({ ...pacerClock, ...options.pacer, frameDurationMs: f });
     this.pacer.on('socket', (ev) => this.#onSocket(ev));
     active.set(key, this);
     queueMicrotask(() => void this.#run());
@@ -408,7 +427,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     const renew = this.canRenewToken();
     if (
       !this.#grant ||
-      (renew && (this.#grant.expiresAtMs - Date.now() < Math.min(refreshBefore, 60_000) || reconnecting))
+      (renew && (this.#grant.expiresAt - this.#clock.now() < Math.min(refreshBefore, 60_000) || reconnecting))
     ) {
       // §6: "Get a fresh token for every reconnect".
       await this.#fetchToken(reconnecting ? 'reconnect' : 'initial', t.tokenMs ?? 10_000);
@@ -497,8 +516,16 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       if (!grant?.token || !grant.ingressUrl)
         throw new ProtocolError('the token provider answered without token or gateway URL');
       registerSecret(grant.token);
-      const expiresAtMs = jwtExpiryMs(grant.token) ?? Date.now() + 2 * 3600_000;
-      this.#grant = { token: grant.token, ingressUrl: grant.ingressUrl, expiresAtMs };
+      // `exp` is Unix time: turn it into a lifetime now, and keep the deadline on the session clock.
+      const wallNow = (this.#opts.wallClockMs ?? Date.now)();
+      const expiresAtMs = jwtExpiryMs(grant.token) ?? wallNow + 2 * 3600_000;
+      const receivedAt = this.#clock.now();
+      this.#grant = {
+        token: grant.token,
+        ingressUrl: grant.ingressUrl,
+        expiresAt: receivedAt + (expiresAtMs - wallNow),
+        receivedAt,
+      };
       this.emitBase('token', { expiresAtMs, reason });
       if (this.canRenewToken()) this.#scheduleRefresh();
     } catch (err) {
@@ -510,11 +537,23 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     }
   }
 
-  /** Keeps a valid token at hand (for reconnects) by refreshing it before it expires. */
+  /**
+   * Keeps a valid token at hand for reconnects by refreshing it `refreshBeforeMs` before it
+   * expires (half-way through its life when it lives no longer than that).
+   *
+   * @remarks No handover: the gateway checks the token at upgrade only and never closes an open
+   * session when it expires (audio-ws.md §1.4, §6), so the socket, the pacer and its timeline are
+   * untouched and the frame sequence has no gap. A make-before-break switch to a new socket is
+   * not possible anyway: a second session of the same identity in the room kicks the first (§6).
+   * The fresh token is used only if the socket drops for another reason.
+   */
   #scheduleRefresh(): void {
     if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
-    const before = this.#opts.refreshBeforeMs ?? 10 * 60_000;
-    const inMs = Math.max(1000, this.#grant!.expiresAtMs - before - Date.now());
+    const g = this.#grant!;
+    const ttl = g.expiresAt - g.receivedAt;
+    const lead = this.#opts.refreshBeforeMs ?? 10 * 60_000;
+    const before = lead < ttl ? lead : ttl / 2;
+    const inMs = Math.max(1000, g.expiresAt - before - this.#clock.now());
     this.#refreshTimer = this.#clock.setTimeout(() => {
       this.#refreshTimer = undefined;
       if (this.#life.signal.aborted) return;
@@ -589,6 +628,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     if (active.get(this.#key) === this) active.delete(this.#key);
     this.pacer.stop();
     if (this.#socketOpen) {
+      let timer: unknown;
       const closed = new Promise<void>((resolve) => {
         const onEv = (e: SocketEvent) => {
           if (e.type === 'close') {
@@ -597,10 +637,16 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
           }
         };
         this.pacer.on('socket', onEv);
-        setTimeout(resolve, 2500).unref();
+        // Bounded: the pacer's socket reports its close within 2 s (it terminates a silent peer).
+        timer = this.#clock.setTimeout(() => {
+          this.pacer.off('socket', onEv);
+          resolve();
+        }, 2500);
+        (timer as { unref?: () => void } | undefined)?.unref?.();
       });
       this.pacer.disconnect(1000, terminate);
       await closed;
+      this.#clock.clearTimeout(timer);
     }
     await this.pacer.close();
     this.#setState({ status: 'closed', reason });
