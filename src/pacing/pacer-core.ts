@@ -123,7 +123,7 @@ export class PacerStream {
   /**
    * Starts the timeline at `nowMs`; the first `prerollFrames` slots carry the filler (silence)
    * before any queued frame, so the first words are not lost while the gateway's sender binds
-   * (audio-ws.md §4.2).
+   * (docs/platform.md §A4.2).
    */
   start(nowMs: number, prerollFrames = 0): void {
     this.preroll = this.#filler ? Math.max(0, Math.floor(prerollFrames)) : 0;
@@ -276,8 +276,8 @@ interface UpgradeResponseLike {
 }
 
 /**
- * One WebSocket owned by the pacer thread. No subprotocol, no compression (audio-ws.md §1.1);
- * the `ws` package answers server pings by itself (§6); a client ping with a deadline detects a
+ * One WebSocket owned by the pacer thread. No subprotocol, no compression (docs/platform.md §A1.1);
+ * the `ws` package answers server pings by itself (§A6); a client ping with a deadline detects a
  * dead socket. Reports exactly one `close` event.
  */
 export class SocketLink {
@@ -372,7 +372,7 @@ export class SocketLink {
   send(frame: Uint8Array): boolean {
     const ws = this.#ws;
     if (this.#closed || ws.readyState !== 1) return false;
-    // Last line of defence (audio-ws.md §3.2): these sizes kill the session silently.
+    // Last line of defence (docs/platform.md §A3.2): these sizes kill the session silently.
     if (frame.length < 2 || frame.length > 3825) return false;
     if (ws.bufferedAmount > this.#opts.maxBufferedBytes) return false;
     ws.send(frame, { binary: true });

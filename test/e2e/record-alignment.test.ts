@@ -19,6 +19,11 @@ import { RestClient } from '../../src/rest/index.js';
 import { VoiceReceiver } from '../../src/voice/receiver.js';
 import { RECORDING_JITTER, Recorder } from '../../src/voice/recorder.js';
 import type { VoiceSubscriber } from '../../src/voice/subscriber.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { until } from '../helpers/until.js';
+
+/** Polls every 2 ms with a generous budget against hangs (no timing assertion). */
+const POLL = { intervalMs: 2, timeoutMs: 10_000 };
 
 const RATE = 48_000;
 const FRAME = 960;
@@ -96,7 +101,12 @@ afterAll(() => {
 
 describe('recording two speakers against the emulator', () => {
   it('each track holds its speaker, in place for the whole take, aligned with the other', async () => {
-    const emu = await Emulator.start();
+    // One manual clock for the emulator (speakers, impaired networks) and the receiver (arrival
+    // times, playout, the recording's session clock), moved 1 ms at a time and only once every
+    // frame the gateway wrote has reached its subscriber: each packet arrives exactly when its
+    // network model says, however busy the machine is, and the take is the same on every run.
+    const clock = new ManualClock(0);
+    const emu = await Emulator.start({ clock });
     const where = { spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId };
     const bot2 = emu.createBot({ username: 'second-listener' });
     emu.addMember(where.spaceId, bot2.userId);
@@ -107,7 +117,7 @@ describe('recording two speakers against the emulator', () => {
     const [alice, bob] = emu.demo.userIds as [string, string];
     const people = [emu.joinVoice(alice, where), emu.joinVoice(bob, where)];
     for (const p of people) p.publishTrack();
-    const receiver = new VoiceReceiver({ rest, ...where, gatewayUrl: emu.audioUrl });
+    const receiver = new VoiceReceiver({ rest, ...where, gatewayUrl: emu.audioUrl, clock });
     const warnings: string[] = [];
     receiver.on('warning', (m) => warnings.push(m));
     const recorder = new Recorder({
@@ -118,9 +128,16 @@ describe('recording two speakers against the emulator', () => {
         receiver.subscribe(u, { mode: 'opus', jitter: RECORDING_JITTER, rest: u === bob ? rest2 : undefined }),
     });
     try {
-      for (const u of [alice, bob]) {
-        await (receiver.streams.get(u)!.source as VoiceSubscriber).waitFor('subscribed', { timeoutMs: 10_000 });
-      }
+      const subscribers = [alice, bob].map((u) => receiver.streams.get(u)!.source as VoiceSubscriber);
+      const sessions = () => emu.gateway.sessions().filter((s) => s.endpoint === 'subscribe');
+      await until(() => sessions().filter((s) => s.state === 'joining').length === 2, 'two joining sessions', POLL);
+      clock.advance(emu.gateway.timings.joinDelayMs);
+      for (const sub of subscribers) await sub.waitFor('subscribed', { timeoutMs: 10_000 });
+      /** Every frame the gateway wrote so far was received (a subscriber's session is the one of its bot). */
+      const allReceived = () => {
+        const out = sessions().reduce((n, s) => n + s.framesOut, 0);
+        return subscribers.reduce((n, s) => n + s.framesReceived, 0) === out;
+      };
       const sources = [signal(170, SECONDS), signal(240, SECONDS)];
       const encoders = sources.map(() => new OpusEncoder({ channels: 1, frameDurationMs: 20 }));
       const frames = sources.map((s, k) =>
@@ -145,7 +162,16 @@ describe('recording two speakers against the emulator', () => {
       const speeches = people.map((p, k) =>
         p.speak((i) => frames[k]![i], { seed: 3 + k, impairment: impairments[k], maxFrames: SECONDS * 50 }),
       );
+      let spoken = false;
+      void Promise.all(speeches.map((s) => s.done)).then(() => (spoken = true));
+      for (let t = 0; t < 60_000 && !spoken; t++) {
+        clock.advance(1);
+        await until(allReceived, 'the written frames received', POLL);
+        await Promise.resolve();
+      }
       await Promise.all(speeches.map((s) => s.done));
+      // the jitter buffers' tails play out on the same clock
+      for (let t = 0; t < 50; t++) clock.advance(20);
       const summary = await recorder.stop();
       expect(warnings).toEqual([]);
       const [ta, tb] = summary.tracks;
@@ -168,9 +194,9 @@ describe('recording two speakers against the emulator', () => {
         // packet late and a late packet can be taken for a loss, so a window may sit a frame or
         // two off — but no further, and not drifting: the last second sits where the first did.
         const good = windows.filter((w) => w.c > 0.7 && Math.abs(w.lag - lag) <= 25 * 48);
-        // (Real time on a shared 2-core machine adds its own jitter to the emulated paths: most,
-        // not all, quarter seconds are held to the close match.)
-        expect(good.length, show).toBeGreaterThanOrEqual(windows.length * 0.6);
+        // (On the manual clock the machine adds no jitter of its own: every quarter second is
+        // held to the close match.)
+        expect(good.length, show).toBe(windows.length);
         expect(
           windows.every((w) => w.c < 0.5 || Math.abs(w.lag - lag) <= 2 * FRAME),
           show,
