@@ -9,7 +9,7 @@
  * timings: the gateway's 200 ms room join before `ready`):
  * - argon-voice: `answerCalls()` (policy → ICalls Accept → DuplexSession with its pacer thread →
  *   200 ms silence pre-roll → AudioPlayer plays the greeting).
- * - baseline (raw): the same Accept, then a bare `ws` socket on the §6.3 duplex URL that sends
+ * - baseline (raw): the same Accept, then a bare `ws` socket on the §R6.3 duplex URL that sends
  *   the greeting's first frame the moment `ready` arrives (no pre-roll, no pacer, no validation)
  *   — the floor set by the platform itself.
  * The emulator's ICalls rate window is shortened (see below) so 50 calls fit in a minute.

@@ -20,7 +20,7 @@
  * - late loss = received packets that were never played (dropped to catch up, or arrived after
  *   their slot); a fixed buffer with perfect timestamps loses those arriving after send + min + D.
  * - oracle = smallest D whose fixed-buffer late loss ≤ the adaptive buffer's late loss, playing at
- *   exact times with the sender's timestamps (which egress does not carry, audio-ws.md §5.1).
+ *   exact times with the sender's timestamps (which egress does not carry, docs/platform.md §A5.1).
  * Time-stretch requests are answered by the trace driver's simulated stretcher (whole 5 ms pitch
  * periods, see `runTrace`); the receiver does the same on decoded PCM with `codec/time-stretch`.
  * Goals (on `stretch5`): ≤ 1.2 × the oracle's delay at ≤ 1 % late loss; ≤ 30 ms added on a clean

@@ -1,5 +1,5 @@
 /**
- * Sample: the platform's echo-bot (audio-ws.md §7), rebuilt on argon-voice. It answers calls by
+ * Sample: the platform's echo-bot (docs/platform.md §A7), rebuilt on argon-voice. It answers calls by
  * policy, greets the caller, records them for a few seconds, plays the recording back and
  * hangs up.
  *

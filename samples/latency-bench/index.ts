@@ -9,7 +9,7 @@
  *  latency = ear − mouth  (both on this process's performance.now())
  * ```
  * It "subscribes to itself" with a second bot identity: the gateway keeps one session per
- * identity per room (a second one kicks the first, audio-ws.md §6) and never routes a
+ * identity per room (a second one kicks the first, docs/platform.md §A6) and never routes a
  * participant's own track back to it, so identity A cannot hear A. Against the emulator the
  * second identity is created on the fly; on the real platform put its token in
  * `ARGON_EXTRA_TOKENS`.
@@ -131,7 +131,7 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     connection.on('error', () => undefined);
     await connection.ready({ signal, timeoutMs: 30_000 });
     await subscriber.waitFor('subscribed', { signal, timeoutMs: 30_000 });
-    // Start once the connection's silence pre-roll (sent first after ready, §4.2) has reached the
+    // Start once the connection's silence pre-roll (sent first after ready, §A4.2) has reached the
     // ear and nothing is queued: frames queued behind it would measure the pre-roll, not the path.
     const sub = subscriber;
     const conn = connection;

@@ -11,7 +11,7 @@
  * /record stop  ─► Recorder.stop() (pad to the stop time, EOS) ─► unsubscribe ─► pad ends to the longest
  * ```
  * @remarks Why several identities: the gateway keeps one session per identity per room (LiveKit
- * identity uniqueness, audio-ws.md §6), so one bot subscribing to two users of the same channel
+ * identity uniqueness, docs/platform.md §A6), so one bot subscribing to two users of the same channel
  * kicks its own first subscription. Each user after the first needs another bot identity.
  * @packageDocumentation
  */

@@ -3,7 +3,7 @@
  * bot's `commandInteraction` events to handlers one at a time and post each handler's answer.
  *
  * ```
- * commandInteraction ─► ours? (commandId, rest-sse §5.6: other bots' commands reach us too)
+ * commandInteraction ─► ours? (commandId, docs/platform.md §R5.6: other bots' commands reach us too)
  *        └─► queue (one command at a time, in arrival order) ─► Ack ─► handler ─► Reply(text)
  * ```
  * @packageDocumentation
@@ -47,7 +47,7 @@ export type CommandRouterEvents = {
 
 /**
  * Registers `specs` in a space, reusing (and updating) commands of the same name that this bot
- * registered there before: a second Register of one name in one space answers 500 (rest-sse §8.2).
+ * registered there before: a second Register of one name in one space answers 500 (docs/platform.md §R8.2).
  * @returns commandId → name.
  */
 export async function ensureCommands(
@@ -112,7 +112,7 @@ export class CommandRouter extends TypedEmitter<CommandRouterEvents> {
   async #handle(name: string, event: CommandInteractionEvent): Promise<void> {
     if (this.#closed) return;
     const rest = this.#bot.rest;
-    // Ack first: it only shows the user a confirmation, and must happen within 60 s (§8.1).
+    // Ack first: it only shows the user a confirmation, and must happen within 60 s (§R8.1).
     await rest.interactions.ack({ interactionId: event.interactionId }).catch((err: Error) => this.#error(err));
     const options: CommandContext['options'] = {};
     for (const o of event.options) options[o.name.toLowerCase()] = o.value;

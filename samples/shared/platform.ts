@@ -12,7 +12,7 @@
  * ```
  *
  * Some samples need a second bot identity in the same voice room (the gateway keeps one
- * session per identity per room and a subscriber never hears its own identity, audio-ws.md §6):
+ * session per identity per room and a subscriber never hears its own identity, docs/platform.md §A6):
  * {@link SamplePlatform.extraIdentity} creates one in the emulator, or takes the next token of
  * `ARGON_EXTRA_TOKENS` on the real platform.
  * @packageDocumentation
@@ -26,7 +26,7 @@ import type { FramePacerOptions } from '../../src/pacing/index.js';
 import { pacerWorkerSource } from '../../src/pacing/pacer-worker-source.js';
 import { RestClient } from '../../src/rest/client.js';
 
-/** Default REST base of the real platform (rest-sse.md §1.1). */
+/** Default REST base of the real platform (docs/platform.md §R1.1). */
 export const DEFAULT_API_URL = 'https://gateway.argon.zone';
 
 /** Options every sample's `run()` accepts. */

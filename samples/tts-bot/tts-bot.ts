@@ -110,7 +110,7 @@ export class TtsBot extends TypedEmitter<TtsBotEvents> {
   #onMessage(e: MessageCreateEvent): void {
     const m = e.message;
     if (this.#closed || e.channelId !== this.#o.textChannelId) return;
-    // Skip bots (ourselves included, rest-sse §9.8) and empty messages.
+    // Skip bots (ourselves included, docs/platform.md §R9.8) and empty messages.
     if (m.sender.userId === this.#o.bot.me.userId || (m.sender.flags & UserFlags.Bot) !== 0) return;
     const max = this.#o.maxChars ?? 400;
     const text = m.text.replace(/\s+/g, ' ').trim().slice(0, max);

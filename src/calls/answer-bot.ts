@@ -35,7 +35,7 @@ export type CallDuplexOptions = Omit<DuplexSessionOptions, 'grantProvider' | 'ke
 export interface DuplexFactoryOptions {
   /**
    * Duplex socket options. Defaults for calls: mono, 20 ms frames, the token in the query
-   * (`?token=`, as rest-sse.md §6.3 and echo-bot do), a 200 ms silence pre-roll.
+   * (`?token=`, as docs/platform.md §R6.3 and echo-bot do), a 200 ms silence pre-roll.
    */
   duplex?: CallDuplexOptions;
   /** Options of each call's player. */

@@ -11,7 +11,7 @@
  *                                            ended (reason)  ◄── callEnded / hangUp / target left / socket lost / shutdown
  * ```
  * The platform rings for 45 s and sends `callEnded` for every end, including the bot's own
- * Reject (rest-sse.md §6.1–6.2); `Reject` doubles as hang-up. Accept failures (call already
+ * Reject (docs/platform.md §R6.1–6.2); `Reject` doubles as hang-up. Accept failures (call already
  * ended, not the callee, token errors) end only that call; the manager keeps serving others.
  * @packageDocumentation
  */
@@ -22,7 +22,7 @@ import { TypedEmitter } from '../util/emitter.js';
 import { waitForStatus } from '../util/state.js';
 import { acceptAll, type CallPolicy, decideCall, type IncomingCall } from './policy.js';
 
-/** What ICalls/Accept returns (rest-sse.md §6.2). */
+/** What ICalls/Accept returns (docs/platform.md §R6.2). */
 export interface CallAcceptance {
   token: string;
   roomName: string;

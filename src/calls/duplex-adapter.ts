@@ -1,5 +1,5 @@
 /**
- * The audio of one call: a duplex session (`/audio/duplex`, rest-sse.md §6.3) adapted to the
+ * The audio of one call: a duplex session (`/audio/duplex`, docs/platform.md §R6.3) adapted to the
  * {@link CallSession} the {@link CallManager} drives, plus what a call handler needs:
  * `play()` into the publish path and `record()` / `callerAudio()` from the receive path.
  *
@@ -14,7 +14,7 @@
  *                 └─────────────────────────────────────────────────────────────┘
  * ```
  * On duplex, `subscribed` and audio can come before `ready`, `waiting` never comes, and
- * `target_left` leaves the socket open (audio-ws.md §2.2, §5.3): the adapter turns
+ * `target_left` leaves the socket open (docs/platform.md §A2.2, §A5.3): the adapter turns
  * `target_left` into the session's `targetLeft` event (the manager hangs the call up) and a
  * socket loss into `closed`. Caller frames that arrive before a recording or `callerAudio()`
  * starts are only seen by `frame` listeners.
@@ -52,7 +52,7 @@ const DEFAULT_MAX_RECORDED_FRAMES = 30_000;
 export interface CallRecordOptions {
   /** Stop after this long (on the session's clock). Default: until `stop()`, the signal, or the call's end. */
   durationMs?: number;
-  /** Keep ≤ 2-byte DTX frames (default false: dropped like echo-bot does, audio-ws.md §5.2, §7). */
+  /** Keep ≤ 2-byte DTX frames (default false: dropped like echo-bot does, docs/platform.md §A5.2, §A7). */
   keepDtx?: boolean;
   /** Also write the recording as an Ogg Opus file at this path when it ends. */
   file?: string;
@@ -244,7 +244,7 @@ export class CallRecording {
 /**
  * Plays a list of Opus frames as an {@link AudioSource}. A frame the gateway would refuse on a
  * `frameDurationMs` session (bad structure, other duration, DTX size) is replaced with silence
- * of that duration, as echo-bot does with `f8 ff fe` (audio-ws.md §7, §8a.3), so the timeline
+ * of that duration, as echo-bot does with `f8 ff fe` (docs/platform.md §A7, §A8a.3), so the timeline
  * stays intact and the session survives.
  * @throws InvalidInputError for a frame duration with no silence frame.
  */

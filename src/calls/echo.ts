@@ -1,5 +1,5 @@
 /**
- * The echo flow: what the platform's reference echo-bot does on a call (audio-ws.md §7), on
+ * The echo flow: what the platform's reference echo-bot does on a call (docs/platform.md §A7), on
  * this toolkit. Greet, record the caller for N seconds (≤ 2-byte DTX frames dropped), play
  * the recording back, hang up.
  *
@@ -9,7 +9,7 @@
  * ```
  * The recording is the caller's own Opus packets, re-published untouched (passthrough): no
  * decode, no re-encode. Packets the gateway would refuse are replaced with silence of the same
- * duration, as echo-bot does (§7 "Invalid frames").
+ * duration, as echo-bot does (§A7 "Invalid frames").
  * @packageDocumentation
  */
 import { DependencyError, InvalidInputError } from '../errors.js';

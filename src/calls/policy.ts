@@ -3,7 +3,7 @@
  *
  * A policy sees the call (`callId`, caller, caller locale) and the manager's context (how many
  * calls are live) and answers `accept` (optionally after a delay, to ring like a person would)
- * or `reject` with a reason. The platform rings a call for 45 s (rest-sse.md §6.1), so every
+ * or `reject` with a reason. The platform rings a call for 45 s (docs/platform.md §R6.1), so every
  * decision runs under a deadline inside that window; a policy that is still thinking at the
  * deadline rejects the call rather than let it ring out.
  * @packageDocumentation
@@ -172,7 +172,7 @@ export async function decideCall(
   try {
     const d = await Promise.race([run, timeout, aborted]);
     if (d.action === 'accept' && d.delayMs !== undefined) {
-      // 45 s ring (rest-sse.md §6.1) minus a 5 s margin for Accept + connecting.
+      // 45 s ring (docs/platform.md §R6.1) minus a 5 s margin for Accept + connecting.
       return { action: 'accept', delayMs: Math.min(d.delayMs, 40_000) };
     }
     return d;

@@ -8,7 +8,7 @@
  *        └──────────────► Emulator.start({ port: 0 }) ──► RestClient(emu.apiUrl, emu.bot.token)
  * space:   --space   → ARGON_SPACE_ID   → the bot's first space (IBotSelf/GetSpaces)
  * channel: --channel → ARGON_CHANNEL_ID → that space's first voice channel (IChannels/List)
- * more bot identities (one voice session per identity per room, audio-ws.md §6):
+ * more bot identities (one voice session per identity per room, docs/platform.md §A6):
  *          ARGON_EXTRA_TOKENS (comma-separated) with ARGON_TOKEN, else a new emulator bot each
  * ```
  * @packageDocumentation
@@ -18,7 +18,7 @@ import type { Emulator } from '../emulator/index.js';
 import { RestClient } from '../rest/index.js';
 import type { CliIo } from './main.js';
 
-/** Default REST base when `ARGON_API_URL` is not set (rest-sse.md §1.1). */
+/** Default REST base when `ARGON_API_URL` is not set (docs/platform.md §R1.1). */
 export const DEFAULT_API_URL = 'https://gateway.argon.zone';
 
 /**
@@ -60,7 +60,7 @@ export function extraTokenSource(
   };
 }
 
-/** Another bot identity, for one more voice session in the same room (audio-ws.md §6). */
+/** Another bot identity, for one more voice session in the same room (docs/platform.md §A6). */
 export interface ExtraIdentity {
   /** REST client authenticated as that bot (closed by {@link PlatformContext.close}). */
   rest: RestClient;
@@ -86,7 +86,7 @@ export interface PlatformContext {
    * Another bot identity in {@link spaceId}: with `ARGON_TOKEN`, the next unused token of
    * `ARGON_EXTRA_TOKENS` (`undefined` once they are used up); with the embedded emulator, a new
    * bot made a member of the space (`name` is its username).
-   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6), so a
+   * @remarks The gateway keeps one session per bot identity per room (docs/platform.md §A6), so a
    * command that opens several sessions in one voice channel needs one identity for each.
    */
   extraIdentity(name: string): ExtraIdentity | undefined;

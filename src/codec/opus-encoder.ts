@@ -4,8 +4,8 @@
  *
  * @remarks
  * DTX is always forced off: the gateway rejects 1-byte packets and counts packets, not time
- * (audio-ws spec §3.3, §4.1). For the same reason {@link OpusEncoder.encode} never returns a packet
- * shorter than 3 bytes: receivers drop ≤ 2-byte frames as DTX (§5), so a tiny packet that libopus
+ * (docs/platform.md §A3.3, §A4.1). For the same reason {@link OpusEncoder.encode} never returns a packet
+ * shorter than 3 bytes: receivers drop ≤ 2-byte frames as DTX (§A5), so a tiny packet that libopus
  * might still produce at a very low bitrate is re-framed as an equivalent code-3 packet with padding.
  * @packageDocumentation
  */

@@ -1,7 +1,7 @@
 /**
  * Opus packet framing (RFC 6716 §3): the TOC byte, the four frame-count codes, and the
  * validity rules R1–R7 of §3.4, plus the stricter client-side checks the Argon audio gateway
- * needs (audio-ws.md §3.2–3.5).
+ * needs (docs/platform.md §A3.2–3.5).
  *
  * ```
  *  0 1 2 3 4 5 6 7
@@ -44,7 +44,7 @@ export interface OpusPacketInfo {
   paddingBytes: number;
 }
 
-/** Largest packet the gateway accepts (3 × 1275 bytes, audio-ws.md §3.2 step 2). */
+/** Largest packet the gateway accepts (3 × 1275 bytes, docs/platform.md §A3.2 step 2). */
 export const GATEWAY_MAX_PACKET_BYTES = 3825;
 
 /** Largest compressed frame allowed by RFC 6716 §3.4 rule R2 (and the maximum length field). */
@@ -274,13 +274,13 @@ export function opusPacketSamples(packet: Uint8Array): number {
 /** Rule broken by `packet` for the gateway at `frameDurationMs`, or undefined. No allocation. */
 function gatewayRule(packet: Uint8Array, frameDurationMs: number): OpusPacketRule | undefined {
   const len = packet.length;
-  // audio-ws.md §3.2: the gateway kills the session below 2 and above 3825 bytes.
+  // docs/platform.md §A3.2: the gateway kills the session below 2 and above 3825 bytes.
   if (len === 0) return fail('empty', 'the gateway rejects empty frames');
   if (len < 2) return fail('too-short', `${len}-byte packet; the gateway needs at least 2 bytes`);
   if (len > GATEWAY_MAX_PACKET_BYTES) return fail('too-long', `${len} bytes > ${GATEWAY_MAX_PACKET_BYTES}`);
   const rule = scan(packet, undefined);
   if (rule !== undefined) return rule;
-  // audio-ws.md §3.4: the gateway times every message as frame_duration_ms, never the TOC.
+  // docs/platform.md §A3.4: the gateway times every message as frame_duration_ms, never the TOC.
   const samples = (FRAME_SAMPLES[(packet[0] as number) >> 3] as number) * scanFrameCount;
   if (samples !== frameDurationMs * 48) {
     return fail('duration-mismatch', `packet lasts ${samples / 48} ms but the session uses ${frameDurationMs} ms`);
@@ -291,7 +291,7 @@ function gatewayRule(packet: Uint8Array, frameDurationMs: number): OpusPacketRul
 /**
  * True when the gateway will accept `packet` on a session whose `frame_duration_ms` is
  * `frameDurationMs` and listeners will time it correctly: the full RFC 6716 §3 rules hold,
- * `2 ≤ length ≤ 3825` (audio-ws.md §3.2), and the packet lasts exactly `frameDurationMs` (§3.4).
+ * `2 ≤ length ≤ 3825` (docs/platform.md §A3.2), and the packet lasts exactly `frameDurationMs` (§A3.4).
  *
  * @remarks Allocates nothing when the packet is safe (only a rejection builds its reason);
  *   cheap enough for every published frame.

@@ -1,6 +1,6 @@
 /**
- * Silence frames for filler (session start, idle periods; audio-ws.md §4.2–4.3) and DTX
- * detection (§3.3).
+ * Silence frames for filler (session start, idle periods; docs/platform.md §A4.2–4.3) and DTX
+ * detection (§A3.3).
  *
  * Every packet here is a CELT fullband packet whose frames are the two bytes `ff fe`. CELT reads
  * the silence flag as its first range-coded symbol (RFC 6716 §4.3, Table 56, "silence" with
@@ -39,7 +39,7 @@ const cache = new Map<string, Uint8Array>();
  * @param frameDurationMs - 2.5, 5, 10, 20, 40 or 60.
  * @returns a fresh copy (3 bytes, or 6/8 bytes for 40/60 ms), safe for the caller to keep.
  * @remarks Always ≥ 3 bytes: the gateway kills sessions on 1-byte frames and receivers drop
- *   ≤ 2-byte frames as DTX (audio-ws.md §3.3), so filler must be larger than that.
+ *   ≤ 2-byte frames as DTX (docs/platform.md §A3.3), so filler must be larger than that.
  * @throws {@link InvalidInputError} for another channel count or duration.
  */
 export function silencePacket(channels: 1 | 2, frameDurationMs: number): Uint8Array {
@@ -62,7 +62,7 @@ export function silencePacket(channels: 1 | 2, frameDurationMs: number): Uint8Ar
 /**
  * True for a DTX / "no data" packet: ≤ 2 bytes (a bare TOC or TOC + one byte, RFC 6716 §3.2.1).
  * The gateway rejects 0–1 byte frames and echo-bot drops every frame of ≤ 2 bytes
- * (audio-ws.md §3.3, §5.1), so such packets are never re-published or recorded as audio.
+ * (docs/platform.md §A3.3, §A5.1), so such packets are never re-published or recorded as audio.
  */
 export function isDtxPacket(packet: Uint8Array): boolean {
   return packet.length <= 2;

@@ -70,7 +70,7 @@ export interface DemoWorld {
   userIds: [string, string];
 }
 
-/** A simulated user calling a bot (§6). */
+/** A simulated user calling a bot (§R6). */
 export interface SimulatedCall {
   readonly callId: string;
   /** `call_<32 hex>`. */
@@ -302,7 +302,7 @@ export class Emulator {
   }
 
   /**
-   * Sets a bot's granted and/or required entitlements in a space (bit masks, §4.3). Required bits
+   * Sets a bot's granted and/or required entitlements in a space (bit masks, §R4.3). Required bits
    * beyond the granted ones make every SSE connect emit `botEntitlementsUpdated`.
    * @throws InvalidInputError when the user is not a member of the space.
    */

@@ -9,7 +9,7 @@
  *                        └──────────── reconnecting (backoff + jitter, IEvents 5/min) ◄────────────┘
  * ```
  *
- * Server facts this relies on (spec §5.4–5.5): `ready` comes first; heartbeats are sent only after
+ * Server facts this relies on (docs/platform.md §R5.4–5.5): `ready` comes first; heartbeats are sent only after
  * 30 s without a batch, so silence for ~60 s means the connection is dead; resume is implicit (events
  * published while disconnected arrive first, ≤ 5 min); delivery is at-most-once but a replay may
  * repeat ids, hence the bounded de-duplication; all connections of one bot share one server session
@@ -292,7 +292,7 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
   /**
    * Tells the stream that events should arrive soon (the bot just did something the server echoes).
    * If nothing but heartbeats arrives within `zombieTimeoutMs`, the stream reconnects: the server's
-   * shared per-bot session can go silent while heartbeats continue (spec §5.5). Any other event
+   * shared per-bot session can go silent while heartbeats continue (docs/platform.md §R5.5). Any other event
    * clears the expectation. Cheap to call often; no-op when zombie detection is off.
    */
   expectActivity(): void {
@@ -428,7 +428,7 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
   async #backoff(attempt: number, reason: Error): Promise<boolean> {
     this.stats.reconnects++;
     let delayMs = backoffDelay(attempt - 1, this.#baseMs, this.#capMs, this.#random);
-    // IEvents allows 5 connects a minute (spec §3). The connect deadline also bounds the wait for a
+    // IEvents allows 5 connects a minute (docs/platform.md §R3). The connect deadline also bounds the wait for a
     // client-side permit, so reconnecting before the limiter has one would only fail again: wait
     // for it here, in 'reconnecting', where the delay is visible.
     const permitMs = this.#rest.core.limiter.nextPermitDelay(route('events.stream').bucket);
@@ -463,7 +463,7 @@ export class EventStream extends TypedEmitter<EventStreamEvents> implements Asyn
       this.#report(new ProtocolError(`event '${name}' has malformed JSON data`, { cause: err }));
       return false;
     }
-    // Every known payload is a JSON object (spec §5.3, §5.6); `null`, an array or a scalar would
+    // Every known payload is a JSON object (docs/platform.md §R5.3, §R5.6); `null`, an array or a scalar would
     // reach typed listeners (and `start()`, for `ready`) as something they cannot read.
     if (KNOWN_EVENTS.has(name) && (data === null || typeof data !== 'object' || Array.isArray(data))) {
       this.stats.protocolErrors++;

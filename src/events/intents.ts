@@ -1,5 +1,5 @@
 /**
- * Gateway intents (spec §5.2): which event groups a stream receives. Lifecycle (`ready`,
+ * Gateway intents (docs/platform.md §R5.2): which event groups a stream receives. Lifecycle (`ready`,
  * `heartbeat`, `resumed`) and bot-lifecycle events (`botInstallingToSpace`,
  * `botUninstallingFromSpace`, `botEntitlementsUpdated`) are always delivered.
  *

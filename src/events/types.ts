@@ -1,5 +1,5 @@
 /**
- * The 28 SSE events as the server sends them (spec §5.6): camelCase names, bare payloads, integer
+ * The 28 SSE events as the server sends them (docs/platform.md §R5.6): camelCase names, bare payloads, integer
  * enums, message ids and entitlement masks as `bigint`, `fromLocale` on `callIncoming`, `locale` on
  * users, `spaces[]` on `ready`.
  *
@@ -28,7 +28,7 @@ export interface BotVoiceState {
   state: number;
 }
 
-/** Flattened message entity of SSE messages: every key present, irrelevant ones null (§4.6). */
+/** Flattened message entity of SSE messages: every key present, irrelevant ones null (§R4.6). */
 export interface BotMessageEntity {
   type: number;
   offset: number;

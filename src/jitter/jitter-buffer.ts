@@ -1,5 +1,5 @@
 /**
- * Sans-IO adaptive jitter buffer for header-less egress (audio-ws.md §5): each packet is one raw Opus
+ * Sans-IO adaptive jitter buffer for header-less egress (docs/platform.md §A5): each packet is one raw Opus
  * packet in gateway arrival order, with no sequence number and no timestamp.
  *
  * ```
@@ -383,7 +383,7 @@ export class AdaptiveJitterBuffer {
     this.#lastArrival = arrivalMs;
     this.#lastShape = dtx ? this.#lastShape : shape;
 
-    // Hard cap: drop the oldest media (after a TCP burst, audio-ws.md §5.2).
+    // Hard cap: drop the oldest media (after a TCP burst, docs/platform.md §A5.2).
     while (this.#bufferedMs > this.#o.maxBufferedMs && this.#queue.length > 1) {
       const old = this.#dequeue()!;
       if (old.kind === 'packet' && !old.dtx) m.overflowDrops++;

@@ -1,7 +1,7 @@
 /**
  * TOC-only Opus packet timing (RFC 6716 §3.1), kept inside the jitter folder so the buffer stays a
  * leaf with no dependency on the full packet parser: the buffer needs a packet's duration and its
- * stream shape, nothing else, and must never throw on the tiny or odd packets egress carries (§5.1).
+ * stream shape, nothing else, and must never throw on the tiny or odd packets egress carries (§A5.1).
  * @packageDocumentation
  */
 
@@ -38,7 +38,7 @@ export function tocShape(packet: Uint8Array): number {
   return packet.length === 0 ? -1 : packet[0]! & 0xfc;
 }
 
-/** True for the ≤ 2-byte packets a DTX sender emits during silence (audio-ws.md §3.3, §5.2). */
+/** True for the ≤ 2-byte packets a DTX sender emits during silence (docs/platform.md §A3.3, §A5.2). */
 export function isDtxSized(packet: Uint8Array): boolean {
   return packet.length <= 2;
 }

@@ -3,7 +3,7 @@
  * own. The caller owns time and asks "what now?" with {@link FrameSchedule.next}.
  *
  * Slot `k` is due at `originMs + k * frameDurationMs`, computed by multiplication from a fixed
- * origin, never by adding intervals, so the schedule cannot drift (audio-ws.md §4.3, §8a.5).
+ * origin, never by adding intervals, so the schedule cannot drift (docs/platform.md §A4.3, §A8a.5).
  *
  * ```
  *  origin                          now
@@ -26,7 +26,7 @@ export type LatePolicy = 'skip' | 'burst' | 'stretch';
 
 /** Options of {@link FrameSchedule}. */
 export interface FrameScheduleOptions {
-  /** Duration of every frame, in milliseconds (integer on the gateway, §1.2). */
+  /** Duration of every frame, in milliseconds (integer on the gateway, §A1.2). */
   frameDurationMs: number;
   /** Late policy; `skip` suits live audio. */
   latePolicy: LatePolicy;
@@ -36,7 +36,7 @@ export interface FrameScheduleOptions {
   maxBurst?: number;
   /**
    * When nothing is queued at a due time: `true` asks the caller to send a filler (silence)
-   * frame for the slot (the timeline is kept and never goes silent, §4.3); `false` leaves a gap
+   * frame for the slot (the timeline is kept and never goes silent, §A4.3); `false` leaves a gap
    * (skip/burst consume the slot, stretch waits and shifts the timeline when data comes).
    */
   fill?: boolean;

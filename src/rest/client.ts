@@ -17,7 +17,7 @@ export type RestClientOptions = DispatchCoreOptions;
 
 type O = T.CallOptions;
 
-/** A fresh crypto-random positive int64 for `randomId` (never 0, spec §8.3). */
+/** A fresh crypto-random positive int64 for `randomId` (never 0, docs/platform.md §R8.3). */
 export function newRandomId(): bigint {
   for (;;) {
     const v = BigInt.asUintN(63, randomBytes(8).readBigUInt64BE());
@@ -154,7 +154,7 @@ export class RestClient {
     subscribeTrack(body: T.SubscribeTrackRequest, options?: O): Promise<T.SubscribeTrackResponse>;
     /**
      * DELETE IVoiceEgress/v20260401/UnsubscribeTrack: JSON body `{trackId}` plus `?spaceId=` (the
-     * server's membership filter needs it, spec §2.4). @beta
+     * server's membership filter needs it, docs/platform.md §R2.4). @beta
      */
     unsubscribeTrack(body: T.UnsubscribeTrackRequest, options?: O): Promise<T.DeletedResponse>;
   };

@@ -104,7 +104,7 @@ interface AttemptResult {
 /**
  * Normalises a base URL: trims trailing slashes. Both the gateway form (`https://gateway.argon.zone`)
  * and the server/emulator form (`http://host:port/api/bot`) work, because routes are appended as
- * `/{Interface}/v{N}/{Method}` and the emulator serves both prefixes (spec §1.1).
+ * `/{Interface}/v{N}/{Method}` and the emulator serves both prefixes (docs/platform.md §R1.1).
  * @throws {@link InvalidInputError} when it is not an http(s) URL.
  */
 export function normalizeBaseUrl(baseUrl: string): string {
@@ -157,7 +157,7 @@ function parseErrorBody(text: string): { errorCode?: string; platformMessage?: s
 
 /**
  * The Argon error object of a 2xx body, if it is one. No success body of the Bot API has a top-level
- * `error` string (spec §2.1–2.2), so one that does is an error answer with the wrong status.
+ * `error` string (docs/platform.md §R2.1–2.2), so one that does is an error answer with the wrong status.
  */
 function errorObjectIn(value: unknown): { code: string; message: string | undefined } | undefined {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return undefined;
@@ -271,7 +271,7 @@ export class DispatchCore {
    */
   #parseSuccess(def: RouteDef, text: string, requestId: string): unknown {
     const where = `${def.method} ${routeName(def)}, request ${requestId}`;
-    // Only the routes marked "empty 200" answer without a body (spec §2.1); an empty body elsewhere
+    // Only the routes marked "empty 200" answer without a body (docs/platform.md §R2.1); an empty body elsewhere
     // would resolve with `undefined` and crash the caller later, far from the cause.
     if (text.length === 0) throw new ProtocolError(`empty 2xx body where a JSON answer was expected (${where})`);
     let value: unknown;

@@ -1,5 +1,5 @@
 /**
- * Integer enums of the Argon Bot API (spec §4.4).
+ * Integer enums of the Argon Bot API (docs/platform.md §R4.4).
  *
  * The manifest renders every enum as a camelCase string union, but the server has no string-enum
  * converter: enums are integers in requests, responses and events. The two exceptions are the
@@ -15,7 +15,7 @@ export type ChannelType = (typeof ChannelType)[keyof typeof ChannelType];
 /** Channel type as the IChannels responses spell it (`ToString()` of the server enum). */
 export type ChannelTypeName = keyof typeof ChannelType;
 
-/** Message entity type (request `entities[].type`, §4.6). Gif (21) is refused in requests. */
+/** Message entity type (request `entities[].type`, §R4.6). Gif (21) is refused in requests. */
 export const EntityType = {
   Hashtag: 0,
   Mention: 1,
@@ -113,7 +113,7 @@ export const ChannelMemberState = {
   Streaming: 32,
 } as const;
 
-/** Entitlement (permission) bits as bigint masks; the high ones exceed 2^53 (spec §4.3). */
+/** Entitlement (permission) bits as bigint masks; the high ones exceed 2^53 (docs/platform.md §R4.3). */
 export const Entitlement = {
   ViewChannel: 1n,
   ReadHistory: 2n,

@@ -3,9 +3,9 @@
  *
  * Message ids (`messageId`, `replyTo`, `replyId`, `messageIds`) and permission/entitlement masks
  * (`permissions`, `grantedEntitlements`, `requiredEntitlements`) are int64 JSON *numbers* on the wire,
- * around 10^18 and 2^56 — far above 2^53, where `JSON.parse` silently rounds (spec §4.3). This module
+ * around 10^18 and 2^56 — far above 2^53, where `JSON.parse` silently rounds (docs/platform.md §R4.3). This module
  * parses them into `bigint` exactly and serialises `bigint` as numeric strings, which the server accepts
- * for every int64 field ("allow reading numbers from strings", §4.3).
+ * for every int64 field ("allow reading numbers from strings", §R4.3).
  *
  * Two paths:
  * - fast: when the text has no run of 16 or more digits, every integer in it is below 10^15 < 2^53, so
@@ -18,7 +18,7 @@
  * - nesting deeper than {@link MAX_JSON_DEPTH} is a {@link ProtocolError}, not a stack overflow
  *   (the exact parser recurses; no Argon payload nests beyond ~10 levels);
  * - a value under an int64 key must be an integer literal (`-?digits`): `1.5`, `1e400` or
- *   `1152921504606846977.0` is a {@link ProtocolError}, never a float or a rounded id (spec §4.3). The
+ *   `1152921504606846977.0` is a {@link ProtocolError}, never a float or a rounded id (docs/platform.md §R4.3). The
  *   fast path cannot see how `JSON.parse` spelled a number, so a document with a numeric value under
  *   an int64 key is re-read by the exact parser (real ids have 19 digits and take that path anyway).
  * @packageDocumentation
@@ -266,7 +266,7 @@ class ExactParser {
     this.#pos = p;
     const text = s.slice(start, p);
     if (bigKey && !isInt) {
-      // An int64 id or mask as a float would be rounded or meaningless (spec §4.3).
+      // An int64 id or mask as a float would be rounded or meaningless (docs/platform.md §R4.3).
       this.#pos = start;
       this.#fail(`'${key ?? 'int64'}' must be an integer, got ${clipText(text, 40)}`);
     }

@@ -1,5 +1,5 @@
 /**
- * Client-side mirror of the server's two rate-limit layers (spec §3), so that a well-behaved bot
+ * Client-side mirror of the server's two rate-limit layers (docs/platform.md §R3), so that a well-behaved bot
  * never sees a 429:
  *
  * 1. Global concurrency: at most 10 requests in flight per bot. An open SSE stream holds one permit

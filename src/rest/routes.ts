@@ -4,7 +4,7 @@
  * Every client method is built from a row here; the contract test checks the rows against the
  * published manifest. Retry policy per route (`retry`):
  * - `'safe'`: GETs; POSTs made idempotent by the server (Send/Reply dedupe on `randomId` for 2 min,
- *   spec §8.3; Ack/Defer only peek; StreamToken/SubscribeTrack mint a fresh token; BatchGet reads;
+ *   docs/platform.md §R8.3; Ack/Defer only peek; StreamToken/SubscribeTrack mint a fresh token; BatchGet reads;
  *   Typing is a state; Reject of an ended call still answers `{rejected:true}`); PATCH routes that
  *   replace fields; UnsubscribeTrack (a pure acknowledgement).
  * - `'unsafe'`: a repeat would fail or duplicate: Create channel, Register command (duplicate → 500),
@@ -12,7 +12,7 @@
  *   Kick, Modal (consumes the interaction), Accept (second try → 400 not_ringing).
  * - `'never'`: IEvents/Stream — `EventStream` owns reconnection.
  *
- * A 429 is retried on every route: the limiter rejects before the handler runs (spec §1.6).
+ * A 429 is retried on every route: the limiter rejects before the handler runs (docs/platform.md §R1.6).
  * @packageDocumentation
  */
 
@@ -67,7 +67,7 @@ export interface RouteDef {
   readonly retry: 'safe' | 'unsafe' | 'never';
 }
 
-/** Per-interface limits, requests per 60-s sliding window (server config, spec §3). */
+/** Per-interface limits, requests per 60-s sliding window (server config, docs/platform.md §R3). */
 export const RATE_LIMITS: Readonly<Record<InterfaceName, number>> = {
   IMessages: 120,
   IInteractions: 120,

@@ -63,7 +63,7 @@ export interface BotMember {
   archetypeIds: Guid[];
 }
 
-/** A channel as IChannels returns it: `channelType` is a PascalCase string here (spec §1.2). */
+/** A channel as IChannels returns it: `channelType` is a PascalCase string here (docs/platform.md §R1.2). */
 export interface BotChannel {
   channelId: Guid;
   spaceId: Guid;
@@ -88,7 +88,7 @@ export interface SelectOption {
   default?: boolean | null;
 }
 
-/** A message control (button or select), integer `type`/`variant` (spec §4.6). */
+/** A message control (button or select), integer `type`/`variant` (docs/platform.md §R4.6). */
 export interface BotControl {
   type: ControlType;
   id?: string | null;
@@ -111,7 +111,7 @@ export interface ControlRow {
   controls: BotControl[];
 }
 
-/** A message entity in a request: integer `type` plus per-type fields (spec §4.6). */
+/** A message entity in a request: integer `type` plus per-type fields (docs/platform.md §R4.6). */
 export interface MessageEntityInput {
   type: EntityType;
   offset: number;
@@ -141,7 +141,7 @@ export interface MessageEntityInput {
   downloadUrl?: string;
 }
 
-/** A message entity as REST History returns it (raw internal object, spec §4.6). */
+/** A message entity as REST History returns it (raw internal object, docs/platform.md §R4.6). */
 export interface MessageEntityRecord extends MessageEntityInput {
   unionKey?: string;
   unionIndex?: number;
@@ -287,7 +287,7 @@ export interface DeleteChannelQuery {
 export interface SendMessageRequest {
   channelId: Guid;
   text: string;
-  /** Dedup key (2 min per channel, spec §8.3). Default: a fresh crypto-random int64. */
+  /** Dedup key (2 min per channel, docs/platform.md §R8.3). Default: a fresh crypto-random int64. */
   randomId?: bigint;
   replyTo?: bigint | null;
   entities?: MessageEntityInput[] | null;
@@ -389,7 +389,7 @@ export interface ListReactionsQuery {
   channelId: Guid;
   messageId: bigint;
 }
-/** IReactions/List (the server always answers 404 today, spec §8.4; use batchGet). */
+/** IReactions/List (the server always answers 404 today, docs/platform.md §R8.4; use batchGet). */
 export interface ListReactionsResponse {
   reactions: Reaction[];
 }
@@ -462,7 +462,7 @@ export interface SubscribeTrackResponse {
 }
 /**
  * IVoiceEgress/UnsubscribeTrack: `trackId` goes in the JSON body and `spaceId` in the query — the
- * membership filter only finds it there (spec §2.4); without it the server answers 400 missing_space_id. @beta
+ * membership filter only finds it there (docs/platform.md §R2.4); without it the server answers 400 missing_space_id. @beta
  */
 export interface UnsubscribeTrackRequest {
   trackId: string;
@@ -498,7 +498,7 @@ export interface RingingCallsResponse {
 
 // ---------------------------------------------------------------- IEvents
 
-/** IEvents/Stream query. `lastEventId` is accepted and ignored by the server (spec §5.5). */
+/** IEvents/Stream query. `lastEventId` is accepted and ignored by the server (docs/platform.md §R5.5). */
 export interface EventsStreamQuery {
   /** Intent bitmask; absent means AllNonPrivileged (12253). */
   intents?: number;

@@ -1,6 +1,6 @@
 /**
  * `VoiceConnection`: publish audio into a voice channel through the gateway's `/audio/connect`
- * (IVoice StreamToken, audio-ws.md §1.4, rest-sse.md §7.1).
+ * (IVoice StreamToken, docs/platform.md §A1.4, §R7.1).
  *
  * ```
  *            ┌────────────────────────── drop (1006, pong timeout) ───────────────────────┐
@@ -12,8 +12,8 @@
  * ```
  * The socket lives on the pacer thread ({@link FramePacer}); this class runs the state machine
  * on the main thread from the socket events the pacer reports. Frames are validated here
- * (the gateway silently kills the session for a bad one, §3.2) and queued in the pacer, which
- * only starts its timeline after `ready` (§8a.6), with a silence pre-roll (§4.2). The pacer's
+ * (the gateway silently kills the session for a bad one, §A3.2) and queued in the pacer, which
+ * only starts its timeline after `ready` (§A8a.6), with a silence pre-roll (§A4.2). The pacer's
  * queue survives a reconnect, so a player resumes where it was.
  * @packageDocumentation
  */
@@ -100,7 +100,7 @@ export interface VoiceConnectionOptions extends PublishSessionOptions {
 export interface PublishSessionOptions {
   /** Stereo track (default mono). */
   stereo?: boolean;
-  /** Frame duration in integer ms (default 20); every frame must last exactly this long (§3.4). */
+  /** Frame duration in integer ms (default 20); every frame must last exactly this long (§A3.4). */
   frameDurationMs?: number;
   /** `track_name` (default the gateway's `audio`). */
   trackName?: string;
@@ -110,25 +110,25 @@ export interface PublishSessionOptions {
   metadata?: string;
   /**
    * Gateway base replacing the `ingressUrl` of StreamToken (as echo-bot replaces scheme and host
-   * with its configured ingress URL, audio-ws.md §7), e.g. when the API hands out an internal address.
+   * with its configured ingress URL, docs/platform.md §A7), e.g. when the API hands out an internal address.
    */
   gatewayUrl?: string;
-  /** Where the token travels: `Authorization: Bearer` header (default) or `?token=` (§1.3). */
+  /** Where the token travels: `Authorization: Bearer` header (default) or `?token=` (§A1.3). */
   tokenIn?: 'header' | 'query';
   /** Deadlines of the waiting states (ms): token 10 s, upgrade 10 s, ready 20 s. */
   timeouts?: { tokenMs?: number; connectMs?: number; readyMs?: number };
   /** Reconnect policy after a drop (default 6 attempts, 250 ms base, 10 s cap); false: close instead. */
   reconnect?: false | { maxAttempts?: number; baseMs?: number; capMs?: number; random?: () => number };
   /**
-   * Refresh the token this long before it expires (default 10 min; StreamToken TTL is 2 h, §6).
+   * Refresh the token this long before it expires (default 10 min; StreamToken TTL is 2 h, §A6).
    * A token that lives no longer than that is refreshed half-way through its life instead (rather
    * than re-requested every second). The refresh only replaces the token kept for the next reconnect:
-   * the gateway checks a token at upgrade only (§1.4), so the open socket is left alone.
+   * the gateway checks a token at upgrade only (§A1.4), so the open socket is left alone.
    */
   refreshBeforeMs?: number;
-  /** Silence sent after `ready` before queued audio (default 160 ms, §4.2). */
+  /** Silence sent after `ready` before queued audio (default 160 ms, §A4.2). */
   prerollMs?: number;
-  /** Send silence in empty slots so the media watchdog never fires (default true, §4.4). */
+  /** Send silence in empty slots so the media watchdog never fires (default true, §A4.4). */
   keepalive?: boolean;
   /** Client ping period and deadline for dead-socket detection (defaults 15 s / 10 s). */
   pingIntervalMs?: number;
@@ -151,7 +151,7 @@ export interface PublishSessionOptions {
   wallClockMs?: () => number;
 }
 
-/** Upgrade statuses that no retry can fix (§1.5): bad token, not allowed, bad request. */
+/** Upgrade statuses that no retry can fix (§A1.5): bad token, not allowed, bad request. */
 const FATAL_UPGRADE = new Set([400, 401, 403, 404]);
 
 /** Reads `exp` from a JWT without verifying it; undefined when it has none. */
@@ -182,7 +182,7 @@ export interface GatewayGrant {
  * token comes from and which query parameters the endpoint takes.
  *
  * @remarks One session per room key per process: LiveKit kicks an older session with the same
- * identity (§6), so two sessions would kick each other forever. The constructor refuses a second one.
+ * identity (§A6), so two sessions would kick each other forever. The constructor refuses a second one.
  */
 export abstract class PublishSession<E extends PublishSessionEvents = PublishSessionEvents> extends TypedEmitter<E> {
   /** Channels of the published track (`stereo=`). */
@@ -244,7 +244,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   protected abstract requestGrant(signal: AbortSignal): Promise<GatewayGrant>;
 
   /**
-   * Whether a new token may be requested before expiry and on reconnect (StreamToken: yes, §6 "get a
+   * Whether a new token may be requested before expiry and on reconnect (StreamToken: yes, §A6 "get a
    * fresh token for every reconnect"; a call's Accept token is one-shot, so duplex reuses it).
    */
   protected canRenewToken(): boolean {
@@ -319,7 +319,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
    * Validates `frame` and queues it in the pacer, waiting for room. An invalid frame (RFC 6716
    * structure, 2–3825 bytes, duration ≠ `frameDurationMs`) is replaced with silence of the same
    * duration and reported with `invalidFrame`: the gateway would kill the session silently
-   * (§3.2, §8a.3) and a gap would mistime what follows.
+   * (§A3.2, §A8a.3) and a gap would mistime what follows.
    * Frames queued before `ready` wait in the pacer; nothing is sent before `ready`.
    * @throws ClosedError once closed, AbortError / TimeoutError from `options`.
    */
@@ -429,7 +429,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       !this.#grant ||
       (renew && (this.#grant.expiresAt - this.#clock.now() < Math.min(refreshBefore, 60_000) || reconnecting))
     ) {
-      // §6: "Get a fresh token for every reconnect".
+      // §A6: "Get a fresh token for every reconnect".
       await this.#fetchToken(reconnecting ? 'reconnect' : 'initial', t.tokenMs ?? 10_000);
     }
     const grant = this.#grant!;
@@ -542,9 +542,9 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
    * expires (half-way through its life when it lives no longer than that).
    *
    * @remarks No handover: the gateway checks the token at upgrade only and never closes an open
-   * session when it expires (audio-ws.md §1.4, §6), so the socket, the pacer and its timeline are
+   * session when it expires (docs/platform.md §A1.4, §A6), so the socket, the pacer and its timeline are
    * untouched and the frame sequence has no gap. A make-before-break switch to a new socket is
-   * not possible anyway: a second session of the same identity in the room kicks the first (§6).
+   * not possible anyway: a second session of the same identity in the room kicks the first (§A6).
    * The fresh token is used only if the socket drops for another reason.
    */
   #scheduleRefresh(): void {
@@ -576,7 +576,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         try {
           this.onStatusMessage(kind, JSON.parse(ev.text) as Record<string, unknown>);
         } catch {
-          /* a malformed message is ignored (§8a.1) */
+          /* a malformed message is ignored (§A8a.1) */
         }
       }
     }
@@ -715,7 +715,7 @@ export class VoiceConnection extends PublishSession<VoiceConnectionEvents> {
   }
 }
 
-/** The kind of a gateway text message: `status`, or `type` in legacy builds (§2.1, §8a.1). */
+/** The kind of a gateway text message: `status`, or `type` in legacy builds (§A2.1, §A8a.1). */
 export function statusOf(text: string): string | undefined {
   try {
     const m = JSON.parse(text) as { status?: unknown; type?: unknown };

@@ -1,14 +1,14 @@
 /**
- * `DuplexSession`: one socket that publishes and receives (`/audio/duplex`, audio-ws.md §2.2,
- * §5; rest-sse.md §6.3), used by calls. Publishing goes through the same validation, pacer
+ * `DuplexSession`: one socket that publishes and receives (`/audio/duplex`, docs/platform.md §A2.2,
+ * §A5; §R6.3), used by calls. Publishing goes through the same validation, pacer
  * thread and pre-roll as {@link VoiceConnection}; received binary frames are emitted as `frame`
  * events with their arrival time for the receive path (jitter buffer).
  *
  * Differences from `/audio/connect` that this class handles:
- * - `subscribed` and even target audio can arrive **before** `ready` (§2.2): they are emitted at once.
- * - `target_left` does not close the socket; publishing goes on (§5.3).
+ * - `subscribed` and even target audio can arrive **before** `ready` (§A2.2): they are emitted at once.
+ * - `target_left` does not close the socket; publishing goes on (§A5.3).
  * - The call token comes from ICalls Accept, which cannot be called twice: it is reused on
- *   reconnect (it is only checked at upgrade, §1.4) and never refreshed.
+ *   reconnect (it is only checked at upgrade, §A1.4) and never refreshed.
  * @packageDocumentation
  */
 import { randomUUID } from 'node:crypto';
@@ -45,7 +45,7 @@ export type DuplexSessionEvents = PublishSessionEvents & {
 export interface DuplexSessionOptions extends PublishSessionOptions {
   /** Supplies the token, gateway base and caller id (e.g. from `rest.calls.accept`). Called once. */
   grantProvider: (options: { signal: AbortSignal }) => Promise<DuplexGrant>;
-  /** Which of the target's tracks to receive (default microphone: never "all", §8a.11). */
+  /** Which of the target's tracks to receive (default microphone: never "all", §A8a.11). */
   targetTrackSource?: 'microphone' | 'screen_share_audio';
   /** Registry key (default: unique per session; calls pass their room name). */
   key?: string;

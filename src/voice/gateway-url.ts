@@ -1,15 +1,15 @@
 /**
- * Audio gateway URLs: base + path + query, exactly as audio-ws.md §1.2 parses them.
+ * Audio gateway URLs: base + path + query, exactly as docs/platform.md §A1.2 parses them.
  * @packageDocumentation
  */
 import { InvalidInputError } from '../errors.js';
 
-/** The three gateway endpoints (§1.1). */
+/** The three gateway endpoints (§A1.1). */
 export type AudioEndpoint = 'connect' | 'subscribe' | 'duplex';
 
-/** Query parameters of the gateway (§1.2), in client terms. */
+/** Query parameters of the gateway (§A1.2), in client terms. */
 export interface AudioUrlParams {
-  /** JWT for `?token=`; omit it when the token travels in `Authorization: Bearer` (§1.3). */
+  /** JWT for `?token=`; omit it when the token travels in `Authorization: Bearer` (§A1.3). */
   token?: string | undefined;
   /** Stereo track (`stereo=true`; the server needs exactly `"true"`). Default mono. */
   stereo?: boolean | undefined;
@@ -23,12 +23,12 @@ export interface AudioUrlParams {
   metadata?: string | undefined;
   /** subscribe/duplex: whose audio to receive (required there). */
   targetIdentity?: string | undefined;
-  /** subscribe/duplex: always set explicitly; empty means every audio track, interleaved (§1.2, §8a.11). */
+  /** subscribe/duplex: always set explicitly; empty means every audio track, interleaved (§A1.2, §A8a.11). */
   targetTrackSource?: 'microphone' | 'screen_share_audio' | undefined;
 }
 
 /**
- * Builds `base + /audio/<endpoint> + ?query`. `ingressUrl` / `audioBaseUrl` are bases (§8a.2):
+ * Builds `base + /audio/<endpoint> + ?query`. `ingressUrl` / `audioBaseUrl` are bases (§A8a.2):
  * any path on the base is kept as a prefix; `http(s)` is turned into `ws(s)`.
  *
  * @throws InvalidInputError for a base that is not a ws/http URL, a non-integer frame duration,

@@ -10,7 +10,7 @@
  *        ├─ mode 'opus': slots (packet | conceal(+fec) | silence) ─► UserAudioStream (async iterable)
  *        └─ mode 'pcm' : decode, PLC / FEC, fade, time-stretch, 20 ms PCM frames ─► UserAudioStream
  * ```
- * @remarks One gateway session per bot identity per room (audio-ws.md §6): the platform kicks an
+ * @remarks One gateway session per bot identity per room (docs/platform.md §A6): the platform kicks an
  * older session of the same identity, and a kicked subscribe socket goes silent. To receive
  * several users of the same room, give each subscription its own bot identity
  * (`subscribe(userId, { rest: otherBot })`); when two live subscriptions in one room share a REST
@@ -378,7 +378,7 @@ export interface SubscribeOptions extends UserStreamOptions {
   /**
    * REST client of the bot identity that holds this subscription; default the receiver's
    * {@link VoiceReceiverOptions.rest}.
-   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6): a second
+   * @remarks The gateway keeps one session per bot identity per room (docs/platform.md §A6): a second
    * subscribe session of the same identity in the same room kicks the first, whose socket then
    * goes silent. To receive several users of one room at once, subscribe each through a client
    * authenticated as a different bot (another token) that is a member of the space.
@@ -398,7 +398,7 @@ export type VoiceReceiverEvents = {
   tick: [nowMs: number];
   /**
    * A non-fatal problem worth knowing, e.g. two live subscriptions in one room through the same
-   * REST client (bot identity), which replace each other (audio-ws.md §6).
+   * REST client (bot identity), which replace each other (docs/platform.md §A6).
    */
   warning: [message: string];
   error: [error: Error, userId: string];
@@ -446,7 +446,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
   /**
    * Subscribes to `userId` through IVoiceEgress SubscribeTrack + `/audio/subscribe`, as the bot
    * identity of `options.rest` (default: the receiver's `rest`).
-   * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6), so two
+   * @remarks The gateway keeps one session per bot identity per room (docs/platform.md §A6), so two
    * users of the same room need two identities: pass another bot's REST client as
    * `options.rest`. A `warning` is emitted when another live subscription in the same room uses
    * the same REST client, because the two sessions would replace each other.

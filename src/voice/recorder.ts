@@ -10,7 +10,7 @@
  *                    jitter buffer's reference, read 260 ms after playout); the gap before it is
  *                    filled; * = a lost frame, filled by repeating the packet before it.
  * ```
- * - Packets are copied unchanged; DTX (≤ 2 bytes) is not written but its time is (audio-ws.md §5.2).
+ * - Packets are copied unchanged; DTX (≤ 2 bytes) is not written but its time is (docs/platform.md §A5.2).
  * - Silence, DTX, absence and long losses become valid silence packets (2.5–20 ms, to align
  *   exactly); a loss of up to 60 ms inside speech repeats the last packet (a silence frame there
  *   makes decoders ramp up again). Granule positions are exact sums of what was written (RFC 7845
@@ -379,7 +379,7 @@ export class Recorder extends TypedEmitter<RecorderEvents> {
   /**
    * Sample position on the session timeline of a packet whose place on the sender's timeline is
    * `timelineMs` (the jitter buffer's estimate: when it would have arrived over the fastest recent
-   * path). Egress has no timestamps (audio-ws.md §5.1); this anchor does not move with network
+   * path). Egress has no timestamps (docs/platform.md §A5.1); this anchor does not move with network
    * jitter or with the jitter buffer's delay, so a late packet does not shift the rest of its talk
    * spurt. It is never after the packet's arrival, hence never after stop(), so draining the
    * buffers at stop keeps every track within the session.

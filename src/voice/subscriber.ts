@@ -1,6 +1,6 @@
 /**
  * `VoiceSubscriber`: receive one user's audio through the gateway's `/audio/subscribe`
- * (IVoiceEgress SubscribeTrack, audio-ws.md §1.4, §2, §5; rest-sse.md §7.2).
+ * (IVoiceEgress SubscribeTrack, docs/platform.md §A1.4, §A2, §A5; §R7.2).
  *
  * ```
  *                 ┌──────────── drop (1006), error, silent too long, deadline ──────────────┐
@@ -14,16 +14,16 @@
  * ```
  *
  * - The token comes from SubscribeTrack; its `wsUrl` is the SFU, so the gateway base is the
- *   configured `gatewayUrl` or StreamToken's `ingressUrl` (§1.4). A fresh token per connect (§6).
- * - Status messages are read by `status ?? type` (§2.1); unknown kinds are ignored (§8a.1).
- * - Subscribe never sends `ready`; `waiting` comes first when the target is absent (§2.2). On
+ *   configured `gatewayUrl` or StreamToken's `ingressUrl` (§A1.4). A fresh token per connect (§A6).
+ * - Status messages are read by `status ?? type` (§A2.1); unknown kinds are ignored (§A8a.1).
+ * - Subscribe never sends `ready`; `waiting` comes first when the target is absent (§A2.2). On
  *   `target_left` the server drops the socket; the subscriber reconnects at once to wait for the
- *   target again, and a new `subscribed` means a new track (listeners reset their buffers, §5.2).
+ *   target again, and a new `subscribed` means a new track (listeners reset their buffers, §A5.2).
  * - Frames are emitted with their arrival time on the injected clock, in arrival order, drained
- *   promptly (§5.1: a 10 s write stall kills egress).
- * - A subscribe socket can go silent forever after a room disconnect (§2.3, §8a.13): `waiting`
+ *   promptly (§A5.1: a 10 s write stall kills egress).
+ * - A subscribe socket can go silent forever after a room disconnect (§A2.3, §A8a.13): `waiting`
  *   and `subscribed` both have deadlines (`waitingMs`, `inactivityMs`) after which it reconnects.
- * - `close()` sends UnsubscribeTrack with the `spaceId` the server's filter needs (rest-sse §2.4).
+ * - `close()` sends UnsubscribeTrack with the `spaceId` the server's filter needs (docs/platform.md §R2.4).
  * @packageDocumentation
  */
 import WebSocket from 'ws';
@@ -89,7 +89,7 @@ export interface VoiceSubscriberOptions {
   userId: string;
   /** Audio gateway base (`ws://host:12880`); default: StreamToken's `ingressUrl`. */
   gatewayUrl?: string | undefined;
-  /** Track source filter; always sent explicitly (§8a.11). Default `microphone`. */
+  /** Track source filter; always sent explicitly (§A8a.11). Default `microphone`. */
   targetTrackSource?: 'microphone' | 'screen_share_audio';
   timeouts?: SubscriberTimeouts;
   /** Consecutive failed attempts before giving up (closing with the last error). Default 8. */
@@ -118,7 +118,7 @@ export type VoiceSubscriberEvents = {
   stateChange: [oldState: VoiceSubscriberState, newState: VoiceSubscriberState];
   /** One raw Opus packet as received, with its arrival time on the subscriber's clock. */
   frame: [packet: Uint8Array, arrivalMs: number];
-  /** A (new) track was subscribed: reset any jitter buffer (§5.2). */
+  /** A (new) track was subscribed: reset any jitter buffer (§A5.2). */
   subscribed: [info: { trackSid: string; sessionId: string }];
   /** The target left the room; the subscriber waits for it to come back. */
   targetLeft: [info: { sessionId: string }];
@@ -334,7 +334,7 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
   #socket(url: string, attempt: number): Promise<SocketOutcome> {
     return new Promise<SocketOutcome>((resolve) => {
       const clock = this.#clock;
-      // No subprotocol, no compression (§1.1).
+      // No subprotocol, no compression (§A1.1).
       const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: this.#t.connectMs });
       ws.binaryType = 'nodebuffer';
       this.#ws = ws;
@@ -416,7 +416,7 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
           this.#fail(new ProtocolError('the audio gateway sent a text message that is not JSON', { cause: err }));
           return;
         }
-        // `null`, numbers, arrays: JSON, but not a status message (audio-ws.md §2.1); ignore them.
+        // `null`, numbers, arrays: JSON, but not a status message (docs/platform.md §A2.1); ignore them.
         if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) return;
         const kind = (msg.status ?? msg.type) as unknown;
         if (typeof msg.session_id === 'string') sessionId = msg.session_id;
@@ -437,14 +437,14 @@ export class VoiceSubscriber extends TypedEmitter<VoiceSubscriberEvents> {
             targetLeft = true;
             this.#setState({ status: 'target-left', sessionId });
             this.emit('targetLeft', { sessionId });
-            // The server drops the socket right after (§2.2); don't wait for it.
+            // The server drops the socket right after (§A2.2); don't wait for it.
             finish({ kind: 'target-left' });
             break;
           case 'error':
             finish({ kind: 'dropped', error: new ProtocolError(`audio gateway error: ${String(msg.message ?? '')}`) });
             break;
           default:
-            // `ready` (duplex builds) and unknown kinds are ignored (§8a.1).
+            // `ready` (duplex builds) and unknown kinds are ignored (§A8a.1).
             break;
         }
       });

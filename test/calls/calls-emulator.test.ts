@@ -1,5 +1,5 @@
 /**
- * Calls end to end against the emulator (rest-sse.md §6, audio-ws.md §2.2, §5): simulated users
+ * Calls end to end against the emulator (docs/platform.md §R6, §A2.2, §A5): simulated users
  * call the bot; policies accept or reject; audio flows both ways over `/audio/duplex`; calls end
  * from either side, on `target_left`, on socket loss, by ringing out, and on shutdown.
  */
@@ -103,7 +103,7 @@ describe('policies over ICalls', () => {
     expect(await sim.ended).toBe('hangup');
     expect(connected).toEqual([alice]);
     expect(b.accepts).toEqual([sim.callId]);
-    // The duplex URL of §6.3: the caller's microphone, mono, 20 ms, the token in the query.
+    // The duplex URL of docs/platform.md §R6.3: the caller's microphone, mono, 20 ms, the token in the query.
     expect(query).toMatchObject({
       target_identity: alice,
       target_track_source: 'microphone',
@@ -128,7 +128,7 @@ describe('policies over ICalls', () => {
     expect(await sim.ended).toBe('rejected');
     await expect.poll(() => ended).toEqual(['rejected']);
     expect(rejected).toEqual(['closed for lunch']);
-    // The platform sends callEnded after the bot's own Reject too (§6.1).
+    // The platform sends callEnded after the bot's own Reject too (docs/platform.md §R6.1).
     await expect.poll(() => callEnded).toEqual([sim.callId]);
     expect(b.accepts).toEqual([]);
     expect(manager.activeCalls).toEqual([]);
@@ -304,7 +304,7 @@ describe('audio both ways over /audio/duplex', () => {
     const sim = emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: b.bot.userId });
     await sim.accepted;
     await handlerListening;
-    // Two DTX frames in the middle: dropped by the recording (§5.2), never re-published.
+    // Two DTX frames in the middle: dropped by the recording (docs/platform.md §A5.2), never re-published.
     const withDtx = [...spoken.slice(0, 10), new Uint8Array([0xf8, 0x00]), new Uint8Array([0xf8]), ...spoken.slice(10)];
     await sim.caller.speak(withDtx).done;
     expect(await sim.ended).toBe('hangup');

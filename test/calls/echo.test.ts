@@ -1,5 +1,5 @@
 /**
- * The echo flow against the emulator (audio-ws.md §7): a simulated user calls, hears the
+ * The echo flow against the emulator (docs/platform.md §A7): a simulated user calls, hears the
  * greeting, speaks, and hears their own Opus packets played back byte for byte; the bot hangs up.
  * Plus the pieces it is built from: recordings (DTX dropped, Ogg, bounds), frame sources.
  */

@@ -175,7 +175,7 @@ describe('argon-voice demo (embedded emulator, in process)', () => {
     expect(peak(new Int16Array(raw.buffer.slice(raw.byteOffset, raw.byteOffset + (raw.length & ~1))))).toBeGreaterThan(
       1000,
     );
-    // What it started, and the topology (one bot identity per subscription, audio-ws.md §6).
+    // What it started, and the topology (one bot identity per subscription, docs/platform.md §A6).
     expect(io.out()).toMatch(/emulator: +REST http:\/\/127\.0\.0\.1:\d+ +audio ws:\/\/127\.0\.0\.1:\d+/);
     expect(io.out()).toMatch(/audio-ws\.md §6/);
     // Not a TTY (CI set): plain lines, no carriage returns.

@@ -1,5 +1,5 @@
 /**
- * ICalls, IVoice and IVoiceEgress against the real audio gateway (rest-sse.md §6, §7): Accept
+ * ICalls, IVoice and IVoiceEgress against the real audio gateway (docs/platform.md §R6, §R7): Accept
  * check order, tokens (TTL, identity, room), the caller joining `call_<hex>`, Reject as hang-up,
  * and an Accept token opening `/audio/duplex` on the gateway.
  */

@@ -1,5 +1,5 @@
 /**
- * Messages, reactions, commands, interactions and typing (rest-sse.md §4.3, §8): int64-exact ids
+ * Messages, reactions, commands, interactions and typing (docs/platform.md §R4.3, §R8): int64-exact ids
  * through Send → History → SSE, randomId dedup, History paging, interaction TTL / peek / consume.
  */
 import { request } from 'node:http';

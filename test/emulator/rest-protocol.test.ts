@@ -1,7 +1,7 @@
 /**
  * Raw-HTTP protocol tests of the emulator's REST side: routing, auth and pipeline order,
  * path tokens, error body variants, the membership filter, bad input, and the docs' own
- * curl-style request forms (rest-sse.md §1–§4).
+ * curl-style request forms (docs/platform.md §R1–§R4).
  */
 import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

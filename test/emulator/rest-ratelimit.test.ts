@@ -1,5 +1,5 @@
 /**
- * Rate limiting (rest-sse.md §3): per-(bot, interface) sliding windows of 6×10 s with permits
+ * Rate limiting (docs/platform.md §R3): per-(bot, interface) sliding windows of 6×10 s with permits
  * returning 50–60 s after use, the 10-request concurrency limit (an SSE stream holds one), the
  * exact 429 response, and which responses count. Time is a ManualClock.
  */

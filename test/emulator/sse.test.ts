@@ -1,5 +1,5 @@
 /**
- * SSE protocol tests (rest-sse.md §5): exact wire format read as raw bytes, ready payload,
+ * SSE protocol tests (docs/platform.md §R5): exact wire format read as raw bytes, ready payload,
  * intents filtering, the 500 ms / 50-event delivery loop, idle-only heartbeats, implicit resume,
  * the shared-session zombie, stream faults and call presence — all on a ManualClock.
  */

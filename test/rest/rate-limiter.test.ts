@@ -5,7 +5,7 @@ import { RateLimiter } from '../../src/rest/rate-limiter.js';
 import { json, startStub, TestClock, TOKEN } from './stub.js';
 import { until } from '../helpers/until.js';
 
-/** The server's per-interface limiter (spec §3): 60 s window in 6 segments of 10 s, phased from its creation. */
+/** The server's per-interface limiter (docs/platform.md §R3): 60 s window in 6 segments of 10 s, phased from its creation. */
 class ServerWindow {
   available: number;
   readonly segments = [0, 0, 0, 0, 0, 0];

@@ -2,7 +2,7 @@
  * The publish path never sends an invalid Opus packet: fuzzed frames through VoiceConnection and
  * through the AudioPlayer (custom fuzz source, truncated and corrupted Ogg files) against the
  * emulator; every frame the emulator's gateway recorded is gateway-safe for the session's 20 ms
- * and the gateway never killed the session for an invalid frame (audio-ws.md §3.2).
+ * and the gateway never killed the session for an invalid frame (docs/platform.md §A3.2).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGatewaySafe } from '../../src/codec/opus-packet.js';

@@ -117,7 +117,7 @@ describe('RestClient against a hostile server: malformed 2xx bodies', () => {
   });
 
   it('bug: a 200 whose body is an Argon error object resolves as if it were the answer', async () => {
-    // No success body of the Bot API has a top-level `error` string (rest-sse.md §2.1–2.2).
+    // No success body of the Bot API has a top-level `error` string (docs/platform.md §R2.1–2.2).
     srv.handle((_q, res) => reply(res, 200, '{"error":"internal_error","message":"grain failed"}'));
     const err = await rest.botSelf.getMe().then(
       (v) => expect.fail(`resolved with ${JSON.stringify(v)}`),
@@ -129,7 +129,7 @@ describe('RestClient against a hostile server: malformed 2xx bodies', () => {
   });
 
   it('bug: an empty 200 on a route that returns JSON resolves with undefined', async () => {
-    // GetMe is not an "empty 200" route (rest-sse.md §2.1); undefined would crash the caller later.
+    // GetMe is not an "empty 200" route (docs/platform.md §R2.1); undefined would crash the caller later.
     srv.handle((_q, res) => reply(res, 200, ''));
     await rejectsTyped(rest.botSelf.getMe(), ProtocolError, 'ARGON_VOICE_PROTOCOL');
   });
@@ -145,7 +145,7 @@ describe('RestClient against a hostile server: malformed 2xx bodies', () => {
       expect(r.error, body).toBeInstanceOf(ProtocolError);
       expectErrorClean(r.error);
     } else {
-      // Message ids are bigint everywhere (architecture.md, rest-sse.md §4.3).
+      // Message ids are bigint everywhere (architecture.md, docs/platform.md §R4.3).
       expect(typeof (r.value as { messageId: unknown }).messageId, `messageId from ${body}`).toBe('bigint');
     }
   }

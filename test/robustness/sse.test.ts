@@ -318,7 +318,7 @@ describe('EventStream against a hostile SSE server', () => {
     });
     const s = open();
     const ready = await s.start();
-    // start() is typed Promise<ReadyEvent>: a null payload is a malformed server message (§5.4).
+    // start() is typed Promise<ReadyEvent>: a null payload is a malformed server message (§R5.4).
     expect(ready, 'start() resolved with a non-object ready payload').toBeTypeOf('object');
     expect(ready).not.toBeNull();
     expect(errors.some((e) => e instanceof ProtocolError)).toBe(true);

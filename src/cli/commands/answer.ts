@@ -1,6 +1,6 @@
 /**
  * `argon-voice answer`: holds the event stream and answers calls, by default with the echo
- * flow (greet, record the caller, play it back, hang up; audio-ws.md §7), until Ctrl-C or
+ * flow (greet, record the caller, play it back, hang up; docs/platform.md §A7), until Ctrl-C or
  * `--duration`. Then it hangs up the live calls and exits 0.
  *
  * ```

@@ -11,7 +11,7 @@
  *  recorder bot 2 ─► /audio/subscribe (target music bot) ──┴─► Recorder ─► recording-*.ogg + mix ◄────┘
  *  end (--seconds or Ctrl-C) ─► close everything ─► demo-report.html + demo-report.json
  * ```
- * @remarks The gateway keeps one session per bot identity per room (audio-ws.md §6): a second
+ * @remarks The gateway keeps one session per bot identity per room (docs/platform.md §A6): a second
  * session of the same identity kicks the first. The music bot publishes on `/audio/connect`, so
  * each subscription (one per target) runs under its own extra bot identity; `/audio/duplex` is the
  * call path and is not used here.

@@ -138,7 +138,7 @@ export const command: CliCommand = {
           io.stderr.write(`emulator: simulated speaker ${userId} is talking (440 Hz, jitter, 2 % loss)\n`);
         }
       }
-      // One bot identity per user (audio-ws.md §6): a second subscribe session of the same
+      // One bot identity per user (docs/platform.md §A6): a second subscribe session of the same
       // identity in the room would kick the first.
       const identities = new Map<string, { rest: SubscribeApi; label: string }>();
       const main = { rest: ctx.rest, label: emu ? `emulator bot ${emu.bot.userId}` : 'ARGON_TOKEN' };

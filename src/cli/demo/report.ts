@@ -50,7 +50,7 @@ export interface DemoResult {
   /** Stopped early by Ctrl-C (io.signal). */
   aborted: boolean;
   emulator: { apiUrl: string; audioUrl: string; spaceId: string; voiceChannelId: string };
-  /** Who is in the room and how the bot identities are split (audio-ws.md §6). */
+  /** Who is in the room and how the bot identities are split (docs/platform.md §A6). */
   topology: {
     musicBotUserId: string;
     speakerUserId: string;

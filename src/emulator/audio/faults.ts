@@ -64,11 +64,11 @@ type NextAction = { kind: 'drop'; opts: DropOptions } | { kind: 'stall'; ms: num
  * match; `'next'` arms them for the next session that comes up (after its first status message).
  */
 export class GatewayFaults {
-  /** 503 `server at capacity` for every upgrade while true (§1.5 #9). */
+  /** 503 `server at capacity` for every upgrade while true (§A1.5 #9). */
   atCapacity = false;
-  /** `max_audio_ws_sessions` (0 = unlimited, §1.5 #8). */
+  /** `max_audio_ws_sessions` (0 = unlimited, §A1.5 #8). */
   maxSessions = 0;
-  /** Overrides `timings.dropAfterReadyMs` when set (unbound sender, §4.2). */
+  /** Overrides `timings.dropAfterReadyMs` when set (unbound sender, §A4.2). */
   dropAfterReadyMs: number | undefined;
   readonly #refusals: Array<Required<Omit<RefuseUpgradeOptions, 'endpoint'>> & { endpoint?: AudioEndpoint }> = [];
   readonly #joinFailures: Array<Required<Omit<JoinFailureOptions, 'identity' | 'endpoint'>> & JoinFailureOptions> = [];

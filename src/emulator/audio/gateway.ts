@@ -1,6 +1,6 @@
 /**
- * The emulated Argon audio gateway ("AudioWS", audio-ws.md): a `node:http` server whose
- * upgrade path runs the §1.5 checks in order and answers failures as plain text before any
+ * The emulated Argon audio gateway ("AudioWS", docs/platform.md Part A): a `node:http` server whose
+ * upgrade path runs the §A1.5 checks in order and answers failures as plain text before any
  * handshake, then hands valid upgrades to a `ws` server (noServer) with the endpoint's read
  * limit. Sessions live in {@link AudioSession}; rooms and simulated people in `rooms.ts` and
  * `participants.ts`.
@@ -87,7 +87,7 @@ type Responder = { kind: 'socket'; socket: Socket } | { kind: 'res'; res: Server
  * {@link AudioGateway.url}, add simulated people with {@link AudioGateway.joinSimulated}, and
  * read what bots published with {@link AudioGateway.published}.
  *
- * @remarks Every rule cites audio-ws.md; intervals come from {@link GatewayTimings} so tests
+ * @remarks Every rule cites docs/platform.md Part A; intervals come from {@link GatewayTimings} so tests
  * shrink them instead of measuring wall-clock durations.
  */
 export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
@@ -164,7 +164,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
    */
   static async start(opts: AudioGatewayOptions): Promise<AudioGateway> {
     const server = createServer();
-    // Go's ReadTimeout of 5 s bounds the upgrade request only (§1.1).
+    // Go's ReadTimeout of 5 s bounds the upgrade request only (§A1.1).
     server.headersTimeout = 5_000;
     server.requestTimeout = 5_000;
     await new Promise<void>((resolve, reject) => {
@@ -252,7 +252,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
     const refusal = this.faults.takeRefusal(endpoint);
     if (refusal) return reply(refusal.status, refusal.body);
 
-    // §1.3: `Authorization: Bearer <jwt>` (scheme case-insensitive) first, then ?token=.
+    // §A1.3: `Authorization: Bearer <jwt>` (scheme case-insensitive) first, then ?token=.
     let token = '';
     const auth = req.headers.authorization;
     if (auth) {
@@ -260,7 +260,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
       if (m && m[1]!.toLowerCase() === 'bearer') token = m[2]!;
     }
     if (!token) token = url.searchParams.get('token') ?? '';
-    // §1.5, in order.
+    // §A1.5, in order.
     if (!token) return reply(401, 'missing authorization token');
     const verified = await verifyLiveKitToken(token, {
       apiKey: this.#opts.apiKey,
@@ -273,7 +273,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
     if (endpoint !== 'connect' && params.targetIdentity === '') return reply(400, 'missing target_identity parameter');
     const cap = this.faults.maxSessions;
     if (cap > 0) {
-      // connect/duplex count every session; subscribe counts only connect + subscribe (§1.5).
+      // connect/duplex count every session; subscribe counts only connect + subscribe (§A1.5).
       const counted = [...this.#sessions.values()].filter(
         (s) => endpoint !== 'subscribe' || s.endpoint !== 'duplex',
       ).length;
@@ -282,7 +282,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
     }
     if (this.faults.atCapacity) return reply(503, 'server at capacity');
 
-    // gorilla's Upgrade checks, in its order; failures carry `Sec-Websocket-Version: 13` (§1.5 #10).
+    // gorilla's Upgrade checks, in its order; failures carry `Sec-Websocket-Version: 13` (§A1.5 #10).
     const bad = (status: 400 | 405): void => reply(status, STATUS_TEXT[status]!, { 'Sec-Websocket-Version': '13' });
     const tokens = (h: string | string[] | undefined): string[] =>
       (Array.isArray(h) ? h.join(',') : (h ?? '')).split(',').map((t) => t.trim().toLowerCase());
@@ -314,7 +314,7 @@ export class AudioGateway extends TypedEmitter<AudioGatewayEvents> {
 
   /**
    * Adds a simulated person to `room` (visible, like a browser client). A live member with the
-   * same identity is kicked (identity uniqueness, §6).
+   * same identity is kicked (identity uniqueness, §A6).
    */
   joinSimulated(room: string, identity: string, opts: { name?: string } = {}): SimulatedParticipant {
     if (this.#closed) throw new Error('AudioGateway is closed');

@@ -16,7 +16,7 @@ import { ImpairmentStream, type ImpairmentStats, sortByArrival } from './impairm
 import type { RemovalReason, Room, RoomMember, RoomSubscriber, RoomTrack } from './rooms.js';
 import type { ImpairedFrame, ImpairmentOptions, TrackSource } from './types.js';
 
-/** The silence frame the SFU injects after a mute: `f8 ff fe` zero-padded to 80 bytes (§5.3). */
+/** The silence frame the SFU injects after a mute: `f8 ff fe` zero-padded to 80 bytes (§A5.3). */
 export function sfuSilenceFrame(): Uint8Array {
   const f = new Uint8Array(80);
   f.set([0xf8, 0xff, 0xfe]);
@@ -256,7 +256,7 @@ export class SimulatedParticipant extends TypedEmitter<SimulatedParticipantEvent
     return t.sid;
   }
 
-  /** Unpublishes a track; subscribers are told nothing (§5.3). */
+  /** Unpublishes a track; subscribers are told nothing (§A5.3). */
   unpublish(source: TrackSource = 'microphone'): void {
     const t = this.#tracks.get(source);
     if (!t) return;
@@ -286,7 +286,7 @@ export class SimulatedParticipant extends TypedEmitter<SimulatedParticipantEvent
     tick();
   }
 
-  /** Unmutes: frames resume on the same track, no message (§5.3). */
+  /** Unmutes: frames resume on the same track, no message (§A5.3). */
   unmute(): void {
     this.#muted = false;
   }

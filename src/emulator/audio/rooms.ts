@@ -1,7 +1,7 @@
 /**
  * The SFU side of the emulator, reduced to what the audio gateway observes: rooms, members
  * (gateway sessions and simulated people), audio tracks, and subscriptions by target identity
- * and source filter. Forwarding is immediate, with no pacing or buffering (§4.1, §5.1).
+ * and source filter. Forwarding is immediate, with no pacing or buffering (§A4.1, §A5.1).
  *
  * ```
  *  member joins ──► same identity present? ──► old member removed ('duplicate-identity')
@@ -92,7 +92,7 @@ export class Room {
     return [...this.#tracks.values()].filter((t) => identity === undefined || t.identity === identity);
   }
 
-  /** Adds a member. A member with the same identity is removed first (LiveKit identity uniqueness, §6). */
+  /** Adds a member. A member with the same identity is removed first (LiveKit identity uniqueness, §A6). */
   join(member: RoomMember): void {
     const old = this.#members.get(member.identity);
     if (old && old !== member) this.remove(member.identity, 'duplicate-identity');
@@ -134,7 +134,7 @@ export class Room {
     return track;
   }
 
-  /** Unpublishes a track. Subscribers are told nothing (§5.3). */
+  /** Unpublishes a track. Subscribers are told nothing (§A5.3). */
   unpublish(sid: string): void {
     this.#tracks.delete(sid);
   }

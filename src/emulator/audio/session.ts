@@ -1,7 +1,7 @@
 /**
- * One gateway WebSocket session: the §2.2 status sequence per endpoint, the §3 read path (text
- * ignored, lax validation, kill by TCP drop), RTP stamping (§4.1), egress (§5), keepalive and
- * the connect media watchdog (§4.4, §6), and the per-socket faults.
+ * One gateway WebSocket session: the §A2.2 status sequence per endpoint, the §A3 read path (text
+ * ignored, lax validation, kill by TCP drop), RTP stamping (§A4.1), egress (§A5), keepalive and
+ * the connect media watchdog (§A4.4, §A6), and the per-socket faults.
  *
  * ```
  *            join delay              (connect/duplex)          invalid frame, pong timeout,
@@ -49,7 +49,7 @@ export interface SessionContext {
   onClosed(session: AudioSession, reason: SessionCloseReason): void;
 }
 
-/** `error` message prefixes per endpoint (§2.1). */
+/** `error` message prefixes per endpoint (§A2.1). */
 export const ERROR_PREFIX: Readonly<Record<AudioEndpoint, string>> = Object.freeze({
   connect: 'failed to create session: ',
   subscribe: 'failed to create subscriber: ',
@@ -91,7 +91,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
   #writeBroken = false;
   #writeWatch: unknown;
   readonly #raw: Duplex | undefined;
-  // RTP state (§4.1): random base in [2^31, 2^31 + 2^30), random starting sequence number.
+  // RTP state (§A4.1): random base in [2^31, 2^31 + 2^30), random starting sequence number.
   readonly #rtpBase = 2 ** 31 + randomInt(2 ** 30);
   readonly #seqBase = randomInt(65_536);
   #rtpCount = 0;
@@ -119,7 +119,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     this.connectedAtMs = ctx.clock.now();
     this.#wire();
     this.#armReadDeadline();
-    // Newest code: duplex pings start at transport creation, connect/subscribe once up (§6).
+    // Newest code: duplex pings start at transport creation, connect/subscribe once up (§A6).
     if (endpoint === 'duplex') this.#startPings();
     if (endpoint === 'connect' && ctx.timings.mediaWatchdogMs > 0) this.#armWatchdog();
     this.#later(() => this.#join(), ctx.timings.joinDelayMs);
@@ -190,7 +190,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
   }
 
   #armWatchdog(): void {
-    // §4.4: a ticker from session creation; a window with zero accepted bytes kills the output.
+    // §A4.4: a ticker from session creation; a window with zero accepted bytes kills the output.
     const tick = (): void => {
       if (this.#bytesSinceTick === 0) {
         this.lastError = 'media watchdog: no data';
@@ -207,7 +207,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
 
   #wire(): void {
     const ws = this.#ws;
-    // gorilla echoes a client Close(code) with an EMPTY reason (§2.3); ws would echo the reason.
+    // gorilla echoes a client Close(code) with an EMPTY reason (§A2.3); ws would echo the reason.
     const close = ws.close.bind(ws);
     ws.close = ((code?: number) => close(code)) as WebSocket['close'];
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
@@ -216,7 +216,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
       if (this.#state !== 'closed') this.#armReadDeadline();
     });
     ws.on('error', (err: Error & { code?: string }) => {
-      // ws already sent Close 1009 (empty reason) and ends the socket itself (§3.1).
+      // ws already sent Close 1009 (empty reason) and ends the socket itself (§A3.1).
       if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
         this.lastError = 'read limit exceeded';
         this.#teardown('message-too-big');
@@ -231,7 +231,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
 
   #onMessage(raw: unknown, isBinary: boolean): void {
     if (this.#state === 'closed') return;
-    if (!isBinary) return; // text messages are read and ignored (§3.1)
+    if (!isBinary) return; // text messages are read and ignored (§A3.1)
     if (this.endpoint === 'subscribe') return; // subscribe discards everything
     const data = toBytes(raw);
     if (this.#state !== 'ready') {
@@ -254,7 +254,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     this.#stats.bytesIn += data.length;
     this.#bytesSinceTick += data.length;
     if (now - this.#readyAtMs < this.#ctx.dropAfterReadyMs()) {
-      // WriteSample on an unbound sender returns success and discards the sample (§4.2).
+      // WriteSample on an unbound sender returns success and discards the sample (§A4.2).
       this.#stats.framesDiscarded++;
     } else {
       const n = this.#rtpCount++;
@@ -317,7 +317,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
   }
 
   #statusJson(kind: string, fields: StatusFields): string {
-    // Go marshals in struct order and omits empty fields (§2.1).
+    // Go marshals in struct order and omits empty fields (§A2.1).
     const msg: Record<string, string> = { [this.#ctx.statusKey]: kind };
     for (const k of ['session_id', 'track_sid', 'participant_identity', 'message'] as const) {
       const v = fields[k];
@@ -330,7 +330,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     this.#write(this.#statusJson(kind, fields), false);
   }
 
-  /** Writes a last status message, then drops the TCP connection once it is flushed (§2.3). */
+  /** Writes a last status message, then drops the TCP connection once it is flushed (§A2.3). */
   #statusThenKill(kind: string, fields: StatusFields, reason: SessionCloseReason): void {
     if (this.#state === 'closed') return;
     const json = this.#statusJson(kind, fields);
@@ -361,7 +361,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     }
     if (this.endpoint !== 'connect') {
       const tracks = room.subscribe(this);
-      // duplex: subscription runs in parallel, so `subscribed` may precede `ready` (§2.2).
+      // duplex: subscription runs in parallel, so `subscribed` may precede `ready` (§A2.2).
       for (const t of tracks) this.onSubscribed(t);
       if (this.endpoint === 'subscribe' && tracks.length === 0) {
         this.#status('waiting', { session_id: this.sessionId, participant_identity: this.params.targetIdentity });
@@ -382,7 +382,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     }
   }
 
-  /** Drops the TCP connection without a Close frame (what the gateway does on every kill, §2.3). */
+  /** Drops the TCP connection without a Close frame (what the gateway does on every kill, §A2.3). */
   #kill(reason: SessionCloseReason): void {
     if (this.#state === 'closed') return;
     this.#teardown(reason);
@@ -464,7 +464,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
   /** @internal The room removed this session (kick, duplicate identity, room close). */
   onRemoved(reason: RemovalReason): void {
     this.#inRoom = false;
-    // A subscribe socket has no disconnect handler: it stays open and silent (§2.3, §5.3).
+    // A subscribe socket has no disconnect handler: it stays open and silent (§A2.3, §A5.3).
     if (this.endpoint === 'subscribe') return;
     this.lastError = `room disconnect: ${reason}`;
     this.#kill(reason === 'kicked' ? 'kicked' : reason);
@@ -479,7 +479,7 @@ export class AudioSession implements FaultableSession, RoomMember, RoomSubscribe
     });
   }
 
-  /** @internal Egress: the payload as one binary message, no header, no pacing (§5.1). */
+  /** @internal Egress: the payload as one binary message, no header, no pacing (§A5.1). */
   onFrame(_track: RoomTrack, data: Uint8Array): void {
     this.#stats.framesOut++;
     this.#write(data, true);

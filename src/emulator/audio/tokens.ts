@@ -1,12 +1,12 @@
 /**
- * LiveKit access tokens (HS256) as Argon issues them (rest-sse.md §6–7, audio-ws.md §1.4), and
- * the gateway's own check of them, in the exact order and with the exact bodies of §1.5.
+ * LiveKit access tokens (HS256) as Argon issues them (docs/platform.md §R6–7, §A1.4), and
+ * the gateway's own check of them, in the exact order and with the exact bodies of §A1.5.
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, jwtVerify, SignJWT } from 'jose';
 
-/** The `video` grant of a LiveKit token (only `room` matters to the gateway, §1.4). */
+/** The `video` grant of a LiveKit token (only `room` matters to the gateway, §A1.4). */
 export interface VideoGrant {
   room?: string;
   roomJoin?: boolean;
@@ -45,7 +45,7 @@ export interface MintTokenOptions {
  * Mints an HS256 LiveKit access token with the claim shape Argon's server issues: `iss` = API
  * key, `sub` = identity, `name`, `nbf`, `exp`, `jti`, and a `video` grant with roomJoin,
  * roomCreate, canPublish, canSubscribe, canPublishData, canUpdateOwnMetadata,
- * canSubscribeMetrics, room and destinationRoom (rest-sse.md §7.1).
+ * canSubscribeMetrics, room and destinationRoom (docs/platform.md §R7.1).
  */
 export async function mintLiveKitToken(opts: MintTokenOptions): Promise<string> {
   const now = Math.floor(opts.nowSeconds ?? Date.now() / 1000);
@@ -107,7 +107,7 @@ export interface VerifyTokenOptions {
 }
 
 /**
- * Checks a token exactly as the gateway does (§1.4), in order: parseable JWS (401
+ * Checks a token exactly as the gateway does (§A1.4), in order: parseable JWS (401
  * `invalid token format`), `iss` = API key (403 `invalid API key`), HS256 signature and
  * `exp`/`nbf` with ~60 s leeway (403 `token verification failed`), non-empty `video.room`
  * (403 `token must include room grant`), non-empty identity = `sub` falling back to `jti`

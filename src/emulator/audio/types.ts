@@ -2,17 +2,17 @@
  * Public types of the emulated audio gateway (type-only module, so implementation files never
  * import each other in a circle).
  *
- * Spec: `shared/spec/audio-ws.md` (§ numbers below refer to it).
+ * Platform notes: `docs/platform.md`, Part A (the § numbers below are its §A sections).
  * @packageDocumentation
  */
 
-/** The three gateway routes (§1.1). */
+/** The three gateway routes (§A1.1). */
 export type AudioEndpoint = 'connect' | 'subscribe' | 'duplex';
 
-/** Track source as the gateway understands it (§1.2: only `screen_share_audio` is recognised). */
+/** Track source as the gateway understands it (§A1.2: only `screen_share_audio` is recognised). */
 export type TrackSource = 'microphone' | 'screen_share_audio';
 
-/** The JSON key carrying the message kind (§2.1): `status` in current builds, `type` in legacy ones. */
+/** The JSON key carrying the message kind (§A2.1): `status` in current builds, `type` in legacy ones. */
 export type StatusKey = 'status' | 'type';
 
 /**
@@ -20,23 +20,23 @@ export type StatusKey = 'status' | 'type';
  * shrink them instead of waiting (no wall-clock tolerances).
  */
 export interface GatewayTimings {
-  /** Server ping interval (§6). Default 30 000. */
+  /** Server ping interval (§A6). Default 30 000. */
   pingIntervalMs: number;
-  /** Read deadline after upgrade and after each pong (§6). Default 60 000. */
+  /** Read deadline after upgrade and after each pong (§A6). Default 60 000. */
   pongWaitMs: number;
-  /** `/audio/connect` media watchdog ticker (§4.4). Default 60 000. `0` disables it. */
+  /** `/audio/connect` media watchdog ticker (§A4.4). Default 60 000. `0` disables it. */
   mediaWatchdogMs: number;
-  /** Simulated room join before `ready` / `waiting` / `subscribed` (§2.2). Default 200. */
+  /** Simulated room join before `ready` / `waiting` / `subscribed` (§A2.2). Default 200. */
   joinDelayMs: number;
   /**
    * Frames accepted in the first N ms after `ready` are silently discarded (unbound sender,
-   * §4.2). Default 0 (none).
+   * §A4.2). Default 0 (none).
    */
   dropAfterReadyMs: number;
-  /** Duration of the SFU silence run injected after a simulated mute (§5.3). Default 1 000. */
+  /** Duration of the SFU silence run injected after a simulated mute (§A5.3). Default 1 000. */
   muteSilenceMs: number;
   /**
-   * Write deadline (§5.1, §6): when written data stays unflushed this long (a client that does
+   * Write deadline (§A5.1, §A6): when written data stays unflushed this long (a client that does
    * not read), writing stops for good — egress and pings — so the pong deadline ends the session.
    * Default 10 000.
    */
@@ -54,7 +54,7 @@ export const DEFAULT_GATEWAY_TIMINGS: Readonly<GatewayTimings> = Object.freeze({
   writeDeadlineMs: 10_000,
 });
 
-/** Query parameters exactly as the gateway parses them (§1.2). */
+/** Query parameters exactly as the gateway parses them (§A1.2). */
 export interface AudioSessionParams {
   /** `stereo=="true" || channels=="2"`. */
   stereo: boolean;
@@ -68,7 +68,7 @@ export interface AudioSessionParams {
   metadata: string;
   /** Required for subscribe and duplex; `''` on connect. */
   targetIdentity: string;
-  /** `undefined` = every audio track of the target (empty or unknown value, §1.2 DOCS≠CODE). */
+  /** `undefined` = every audio track of the target (empty or unknown value, §A1.2 DOCS≠CODE). */
   targetTrackSource: TrackSource | undefined;
   /** Every raw query parameter (the token is redacted). */
   raw: Record<string, string>;
@@ -86,7 +86,7 @@ export interface PublishedFrame {
   identity: string;
   /** Room (`video.room`). */
   room: string;
-  /** RTP timestamp the gateway stamped: base + n × frame_duration_ms × 48 (§4.1). */
+  /** RTP timestamp the gateway stamped: base + n × frame_duration_ms × 48 (§A4.1). */
   rtpTimestamp: number;
   /** RTP sequence number (random base + n, modulo 2^16). */
   seq: number;
@@ -119,13 +119,13 @@ export interface GatewaySessionInfo {
   framesIn: number;
   /** Bytes of accepted binary messages. */
   bytesIn: number;
-  /** Accepted messages discarded by the unbound-sender window (§4.2). */
+  /** Accepted messages discarded by the unbound-sender window (§A4.2). */
   framesDiscarded: number;
   /** Binary messages written to the client (egress). */
   framesOut: number;
   /** Pongs received. */
   pongs: number;
-  /** Writing stopped for good after the write deadline passed (§5.1). */
+  /** Writing stopped for good after the write deadline passed (§A5.1). */
   writeBroken: boolean;
 }
 
@@ -162,7 +162,7 @@ export type LossOptions =
   | { kind: 'gilbert'; pGoodToBad: number; pBadToGood: number; lossInBad?: number; lossInGood?: number };
 
 /**
- * The seeded network model applied between a simulated speaker and the gateway (§5.1, §8b.11).
+ * The seeded network model applied between a simulated speaker and the gateway (§A5.1, §A8b.11).
  * Every field is optional; an empty object is a perfect network.
  */
 export interface ImpairmentOptions {

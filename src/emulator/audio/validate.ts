@@ -1,6 +1,6 @@
 /**
- * The gateway's own, deliberately lax frame check (`validateOpusFrame`, audio-ws.md §3.2),
- * plus the query parsing of §1.2. This is NOT the client's strict RFC 6716 parser: the real
+ * The gateway's own, deliberately lax frame check (`validateOpusFrame`, docs/platform.md §A3.2),
+ * plus the query parsing of §A1.2. This is NOT the client's strict RFC 6716 parser: the real
  * gateway accepts any 2..3825-byte message, garbage included, and the emulator must too.
  * @packageDocumentation
  */
@@ -9,7 +9,7 @@ import type { AudioEndpoint, AudioSessionParams, TrackSource } from './types.js'
 /** Largest message the gateway accepts as a frame (3 × 1275). */
 export const GATEWAY_MAX_FRAME_BYTES = 3825;
 
-/** Read limit per endpoint (§3.1): 65 536 on connect/duplex, 1 024 on subscribe. */
+/** Read limit per endpoint (§A3.1): 65 536 on connect/duplex, 1 024 on subscribe. */
 export const READ_LIMIT_BYTES: Readonly<Record<AudioEndpoint, number>> = Object.freeze({
   connect: 65_536,
   duplex: 65_536,
@@ -17,7 +17,7 @@ export const READ_LIMIT_BYTES: Readonly<Record<AudioEndpoint, number>> = Object.
 });
 
 /**
- * Runs §3.2 on a binary message and returns the Go error string on rejection, or `undefined`
+ * Runs §A3.2 on a binary message and returns the Go error string on rejection, or `undefined`
  * when the frame is accepted. The TOC's config, stereo bit and code are decoded but ignored:
  * for every code the only structural check is `len >= 2`.
  */
@@ -44,7 +44,7 @@ function parseSource(v: string | null): TrackSource | undefined {
 }
 
 /**
- * Parses the query exactly as §1.2: `stereo=="true" || channels=="2"`; `frame_duration_ms` via
+ * Parses the query exactly as §A1.2: `stereo=="true" || channels=="2"`; `frame_duration_ms` via
  * Atoi with anything not a positive integer → 20; empty `track_name` → `audio`; only
  * `screen_share_audio` is a non-microphone source; `target_track_source` empty/unknown = any.
  */

@@ -1,5 +1,5 @@
 /**
- * Request binding as ASP.NET Core Minimal APIs do it (rest-sse.md §2.3, §4.1–§4.4):
+ * Request binding as ASP.NET Core Minimal APIs do it (docs/platform.md §R2.3, §R4.1–§R4.4):
  * case-insensitive JSON member names, missing members take defaults, wrong JSON types and
  * non-dashed GUIDs in bodies are 400 with an empty body, int64 accepted as number or numeric string.
  * @packageDocumentation
@@ -138,7 +138,7 @@ export class JsonReader {
 
   /**
    * An integer enum member: JSON numbers only (no string enum converter and no
-   * reading-from-string for enums on the server, §4.4); missing → `dflt`.
+   * reading-from-string for enums on the server, §R4.4); missing → `dflt`.
    */
   enumValue(name: string, dflt = 0, opts: { required?: boolean } = {}): number {
     const v = this.raw(name);

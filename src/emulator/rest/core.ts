@@ -13,7 +13,7 @@ import { type ChannelRecord, guidHex, type MessageRecord, newGuid, type UserReco
 import type { EmulatorTimings } from './timings.js';
 import { type AudioPort, serverError } from './types.js';
 
-/** A call between a user and a bot (§6.1). */
+/** A call between a user and a bot (§R6.1). */
 export interface CallRecord {
   callId: string;
   callerId: string;
@@ -75,7 +75,7 @@ const SSE_ENTITY_KEYS = [
   'thumbHash',
 ];
 
-/** ISO-8601 with the fraction trimmed; `+00:00` (REST DateTimeOffset) or `Z` (SSE DateTime) suffix (§4.5). */
+/** ISO-8601 with the fraction trimmed; `+00:00` (REST DateTimeOffset) or `Z` (SSE DateTime) suffix (§R4.5). */
 export function isoTime(ms: number, suffix: '+00:00' | 'Z'): string {
   const iso = new Date(ms).toISOString(); // 2026-04-26T09:36:45.120Z
   const [base, frac = ''] = iso.slice(0, -1).split('.');
@@ -93,7 +93,7 @@ export class RestCore {
   readonly faults = new RestFaults();
   readonly calls = new Map<string, CallRecord>();
   audio: AudioPort;
-  /** Fake LiveKit SFU URL returned by IVoiceEgress/SubscribeTrack (§7.2: not the ingress). */
+  /** Fake LiveKit SFU URL returned by IVoiceEgress/SubscribeTrack (§R7.2: not the ingress). */
   sfuUrl = 'https://sfu.emulator.invalid';
   /** Called by IMembers/Kick after its checks pass (the emulator disconnects the user's audio). */
   onKick: ((spaceId: string, channelId: string, userId: string) => void) | undefined;
@@ -143,7 +143,7 @@ export class RestCore {
       .map(([emoji, ids]) => ({ emoji, count: ids.length, userIds: ids.slice(0, 3) }));
   }
 
-  /** MessageDto (REST History, §4.6). */
+  /** MessageDto (REST History, §R4.6). */
   restMessageDto(m: MessageRecord): Record<string, unknown> {
     return {
       messageId: m.messageId,
@@ -163,7 +163,7 @@ export class RestCore {
     };
   }
 
-  /** BotMessageV1 (SSE, §5.6). */
+  /** BotMessageV1 (SSE, §R5.6). */
   sseMessageDto(m: MessageRecord): Record<string, unknown> {
     const reactions = this.reactionDtos(m);
     return {
@@ -186,7 +186,7 @@ export class RestCore {
   }
 
   /**
-   * Validates and stores a message, with randomId dedup (§8.3), and publishes `messageCreate`.
+   * Validates and stores a message, with randomId dedup (§R8.3), and publishes `messageCreate`.
    * Used by IMessages/Send, IInteractions/Reply and `emu.sendMessage`.
    * @throws ApiError 500 for a non-text channel or invalid entities/controls (server behaviour).
    */
@@ -226,7 +226,7 @@ export class RestCore {
     return m.messageId;
   }
 
-  /** Registers an interaction id with the 60 s TTL (§8.1). */
+  /** Registers an interaction id with the 60 s TTL (§R8.1). */
   newInteraction(
     kind: 'command' | 'control' | 'select' | 'modal',
     spaceId: string,
@@ -258,7 +258,7 @@ export class RestCore {
     return rec;
   }
 
-  /** Typing start with the 8 s auto-stop (§8.4). */
+  /** Typing start with the 8 s auto-stop (§R8.4). */
   typingStart(spaceId: string, channelId: string, userId: string, kind: string | null): void {
     const key = `${channelId}|${userId}`;
     const prev = this.#typingTimers.get(key);
@@ -283,7 +283,7 @@ export class RestCore {
   }
 
   /**
-   * Starts ringing a bot (§6.1): `callIncoming` only if the bot has an open stream, 45 s timeout.
+   * Starts ringing a bot (§R6.1): `callIncoming` only if the bot has an open stream, 45 s timeout.
    */
   startCall(opts: {
     callerId: string;
@@ -353,7 +353,7 @@ export class RestCore {
   }
 }
 
-/** Validates request entities (§4.6): integer `type` required (string → 500, missing → 400, Gif 21 → 400). */
+/** Validates request entities (§R4.6): integer `type` required (string → 500, missing → 400, Gif 21 → 400). */
 export function readEntities(body: JsonReader): JsonValue[] {
   const list =
     body.arr('entities', (v, path) => {
@@ -396,7 +396,7 @@ const CONTROL_KEYS = [
   'requiredArchetypeId',
 ];
 
-/** Validates controls (§4.6): required members → 400, rule violations → 500. Returns normalised rows or null. */
+/** Validates controls (§R4.6): required members → 400, rule violations → 500. Returns normalised rows or null. */
 export function readControls(body: JsonReader): JsonValue | null {
   const rows = body.arr('controls', (v, path) => {
     if (!isJsonObject(v)) throw new BindError(`${path}: expected an object`);

@@ -1,5 +1,5 @@
 /**
- * CORS as the server configures it (rest-sse.md §3 "Browser clients", pipeline step 3): only Argon
+ * CORS as the server configures it (docs/platform.md §R3 "Browser clients", pipeline step 3): only Argon
  * origins and localhost are allowed; `Retry-After` is not exposed.
  * @packageDocumentation
  */

@@ -1,5 +1,5 @@
 /**
- * The one place listing where the emulator (following the server, rest-sse.md) deliberately
+ * The one place listing where the emulator (following the server, docs/platform.md Part R) deliberately
  * differs from the published manifest. The conformance test reads this list: every manifest
  * route must match except for the entries here.
  * @packageDocumentation

@@ -1,5 +1,5 @@
 /**
- * Int64-exact JSON for the emulator (rest-sse.md §4.3): message ids (~10^18) and permission masks
+ * Int64-exact JSON for the emulator (docs/platform.md §R4.3): message ids (~10^18) and permission masks
  * (up to 2^56) must survive a round trip bit-for-bit, which `JSON.parse` cannot guarantee.
  *
  * - {@link parseJson}: integer literals outside the safe range become `bigint`, everything else

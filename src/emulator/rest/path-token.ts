@@ -1,5 +1,5 @@
 /**
- * BotPathTokenMiddleware (rest-sse.md §1.3): runs before routing and moves a token found in the
+ * BotPathTokenMiddleware (docs/platform.md §R1.3): runs before routing and moves a token found in the
  * path into `Authorization: Bot <token>`, overwriting any header the client sent.
  * @packageDocumentation
  */

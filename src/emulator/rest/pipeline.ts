@@ -1,5 +1,5 @@
 /**
- * The request pipeline, in the server's order (rest-sse.md §1.6):
+ * The request pipeline, in the server's order (docs/platform.md §R1.6):
  *
  * ```
  * path-token rewrite → routing (404/405) → CORS (preflight 204) → auth (401) → [fault: forced status] →
@@ -42,7 +42,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(buf);
 }
 
-/** Writes the limiter's exact 429 (§3). */
+/** Writes the limiter's exact 429 (§R3). */
 export function sendRateLimited(res: ServerResponse): void {
   sendJson(res, 429, RATE_LIMITED_BODY, { 'Retry-After': '1', 'X-RateLimit-Remaining': '0' });
 }
@@ -68,7 +68,7 @@ function isJsonContentType(ct: string | undefined): boolean {
   return mt === 'application/json' || (mt.startsWith('application/') && mt.endsWith('+json'));
 }
 
-/** Authenticates `Authorization: Bot <token>` (§1.4). */
+/** Authenticates `Authorization: Bot <token>` (§R1.4). */
 export function authenticate(core: RestCore, header: string | undefined): BotRecord | undefined {
   if (!header) return undefined;
   const m = /^bot (.*)$/is.exec(header);
@@ -193,7 +193,7 @@ export async function handleRequest(
   }
 }
 
-// Routes whose request DTO has a GUID SpaceId member (§2.4): a missing one binds to the zero GUID.
+// Routes whose request DTO has a GUID SpaceId member (§R2.4): a missing one binds to the zero GUID.
 const BODY_SPACE_ID = new Set(['IChannels/Create', 'IVoice/StreamToken', 'IVoiceEgress/SubscribeTrack']);
 function bodyDeclaresSpaceId(route: RouteDef): boolean {
   return BODY_SPACE_ID.has(`${route.iface}/${route.name}`);

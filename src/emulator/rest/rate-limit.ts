@@ -1,5 +1,5 @@
 /**
- * The two rate-limit layers of rest-sse.md §3, both keyed by bot (AppId):
+ * The two rate-limit layers of docs/platform.md §R3, both keyed by bot (AppId):
  *
  * 1. a concurrency limiter: 10 in-flight requests per bot, queue 0 (an SSE stream holds a permit);
  * 2. a sliding window per (bot, interface): 60 s in 6 segments of 10 s, queue 0.
@@ -16,7 +16,7 @@
  */
 import type { Clock } from '../../util/clock.js';
 
-/** Per-interface limits per minute (server appsettings, §3). */
+/** Per-interface limits per minute (server appsettings, §R3). */
 export const INTERFACE_LIMITS: Readonly<Record<string, number>> = {
   IMessages: 120,
   IInteractions: 120,

@@ -1,7 +1,7 @@
 /**
  * The route table and ASP.NET-style matching: case-insensitive literal segments, optional
- * `/api/bot` prefix (§1.1), tolerated trailing slash, 404 for unknown paths and 405 (with `Allow`)
- * for a known path with the wrong method (§1.2).
+ * `/api/bot` prefix (§R1.1), tolerated trailing slash, 404 for unknown paths and 405 (with `Allow`)
+ * for a known path with the wrong method (§R1.2).
  * @packageDocumentation
  */
 import type { RestCore } from './core.js';
@@ -72,7 +72,7 @@ export class Router {
     return methods ? { kind: 'route', methods } : { kind: 'not-found' };
   }
 
-  /** The anonymous `GET /api/bot/` document (§1.5). */
+  /** The anonymous `GET /api/bot/` document (§R1.5). */
   metadata(): unknown {
     const seen = new Map<string, number>();
     for (const r of this.routes) seen.set(r.iface, r.version);

@@ -1,5 +1,5 @@
 /**
- * The SSE side of the emulator (rest-sse.md §5): per-space and per-bot-direct event logs, durable
+ * The SSE side of the emulator (docs/platform.md §R5): per-space and per-bot-direct event logs, durable
  * per-(bot, space) cursors (implicit resume), one logical session per bot shared by all its
  * connections, the 500 ms / 50-event delivery loop, idle-only heartbeats and the exact wire format.
  *
@@ -16,7 +16,7 @@ import { stringifyJson } from './json.js';
 import { guidHex, type WorldState } from './state.js';
 import { ARGON_EPOCH_MS, type EmulatorTimings } from './timings.js';
 
-/** Intent bit per event type; `0n` = always delivered (§5.2). */
+/** Intent bit per event type; `0n` = always delivered (§R5.2). */
 export const EVENT_INTENTS: Readonly<Record<string, bigint>> = {
   ready: 0n,
   heartbeat: 0n,
@@ -54,7 +54,7 @@ export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** AllNonPrivileged: the intents used when the query has none. */
 export const DEFAULT_INTENTS = 12253n;
 
-/** Formats one SSE event exactly as the server does (§5.3). */
+/** Formats one SSE event exactly as the server does (§R5.3). */
 export function formatSseEvent(event: string, data: unknown, id: string): string {
   return `event: ${event}\ndata: ${stringifyJson(data)}\nid: ${id}\n\n`;
 }
@@ -103,7 +103,7 @@ class SseConnection {
 class BotSession {
   readonly connections = new Set<SseConnection>();
   intents = DEFAULT_INTENTS;
-  /** False while a zombie: delivery stopped until the next connect (§5.5). */
+  /** False while a zombie: delivery stopped until the next connect (§R5.5). */
   active = false;
   /** spaceId → last acknowledged seq (durable consumer). */
   readonly cursors = new Map<string, number>();
@@ -143,7 +143,7 @@ export class SseHub {
     return l;
   }
 
-  /** Publishes a space-scoped event; it reaches every bot in the space (§5.6). */
+  /** Publishes a space-scoped event; it reaches every bot in the space (§R5.6). */
   publishSpace(spaceId: string, type: string, payload: unknown): void {
     this.#spaceLog(spaceId).push(type, payload, this.#clock.now(), this.#timings.replayMs);
   }
@@ -153,7 +153,7 @@ export class SseHub {
     this.#directLog(botId).push(type, payload, this.#clock.now(), this.#timings.replayMs);
   }
 
-  /** True while the bot has at least one open stream (call presence, §6.1). */
+  /** True while the bot has at least one open stream (call presence, §R6.1). */
   isConnected(botId: string): boolean {
     return (this.#sessions.get(botId)?.connections.size ?? 0) > 0;
   }
@@ -298,7 +298,7 @@ export class SseHub {
     conn.release();
     const s = conn.session;
     s.connections.delete(conn);
-    // Any close stops delivery for every connection of the bot until the next connect (§5.5).
+    // Any close stops delivery for every connection of the bot until the next connect (§R5.5).
     s.active = false;
     if (s.connections.size === 0) {
       s.idleSince = this.#clock.now();
@@ -332,7 +332,7 @@ export class SseHub {
   }
 }
 
-/** BotUserV1 (§5.6). */
+/** BotUserV1 (§R5.6). */
 export function userDto(u: {
   userId: string;
   username: string;

@@ -7,14 +7,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { JsonValue } from './json.js';
 
-/** Integer channel types on the wire (§4.4). */
+/** Integer channel types on the wire (§R4.4). */
 export const ChannelType = { Text: 0, Voice: 1, Announcement: 2 } as const;
 /** PascalCase names used by IChannels responses. */
 export const CHANNEL_TYPE_NAMES = ['Text', 'Voice', 'Announcement'] as const;
 
 /** Every entitlement bit up to ManageMessages (2^56): what emulated bots are granted by default. */
 export const ALL_ENTITLEMENTS = (1n << 57n) - 1n;
-/** Entitlement bits the emulator checks (§4.3). */
+/** Entitlement bits the emulator checks (§R4.3). */
 export const Entitlement = {
   AddReactions: 1n << 8n,
   KickMember: 1n << 44n,
@@ -49,7 +49,7 @@ export interface MemberRecord {
   archetypeIds: string[];
   /** Granted entitlements (meaningful for bots; reported in `ready`). */
   entitlements: bigint;
-  /** Entitlements the bot asks for; more than granted → `botEntitlementsUpdated` on every connect (§5.4). */
+  /** Entitlements the bot asks for; more than granted → `botEntitlementsUpdated` on every connect (§R5.4). */
   requiredEntitlements: bigint;
 }
 
@@ -111,7 +111,7 @@ export interface CommandRecord {
   options: JsonValue[];
 }
 
-/** A live interaction id (60 s TTL, §8.1). */
+/** A live interaction id (60 s TTL, §R8.1). */
 export interface InteractionRecord {
   interactionId: string;
   kind: 'command' | 'control' | 'select' | 'modal';
@@ -122,7 +122,7 @@ export interface InteractionRecord {
   userId: string;
 }
 
-/** Reverses .NET's GUID byte layout into the 32-hex token prefix (§1.4). */
+/** Reverses .NET's GUID byte layout into the 32-hex token prefix (§R1.4). */
 export function tokenPrefixForGuid(guid: string): string {
   const h = guid.replace(/-/g, '');
   const bytes = Buffer.from(h, 'hex');
@@ -196,7 +196,7 @@ export class WorldState {
     return this.#wallNow();
   }
 
-  /** A time-ordered int64 message id: `ms << 20 | seq` (§4.3). Strictly increasing. */
+  /** A time-ordered int64 message id: `ms << 20 | seq` (§R4.3). Strictly increasing. */
   nextMessageId(): bigint {
     let ms = Math.floor(this.#wallNow());
     if (ms <= this.#lastMs) {

@@ -4,27 +4,27 @@
  * @packageDocumentation
  */
 
-/** Timings of the emulated platform (milliseconds). Defaults follow rest-sse.md. */
+/** Timings of the emulated platform (milliseconds). Defaults follow docs/platform.md Part R. */
 export interface EmulatorTimings {
-  /** SSE delivery loop period (§5.4: 500 ms). */
+  /** SSE delivery loop period (§R5.4: 500 ms). */
   sseBatchMs: number;
-  /** Max events pulled per delivery tick (§5.4: 50). */
+  /** Max events pulled per delivery tick (§R5.4: 50). */
   sseBatchSize: number;
-  /** Idle time before an SSE heartbeat (§5.4: 30 s). */
+  /** Idle time before an SSE heartbeat (§R5.4: 30 s). */
   heartbeatMs: number;
-  /** Call ring timeout (§6.1: 45 s). */
+  /** Call ring timeout (§R6.1: 45 s). */
   ringTimeoutMs: number;
-  /** Interaction id lifetime (§8.1: 60 s). */
+  /** Interaction id lifetime (§R8.1: 60 s). */
   interactionTtlMs: number;
-  /** randomId dedup window (§8.3: 2 min). */
+  /** randomId dedup window (§R8.3: 2 min). */
   randomIdDedupMs: number;
-  /** Sliding-window segment length (§3: 10 s; the window is 6 segments). */
+  /** Sliding-window segment length (§R3: 10 s; the window is 6 segments). */
   rateSegmentMs: number;
-  /** SSE replay retention (§5.5: 5 min). */
+  /** SSE replay retention (§R5.5: 5 min). */
   replayMs: number;
-  /** An SSE consumer idle this long is deleted (§5.5: 10 min). */
+  /** An SSE consumer idle this long is deleted (§R5.5: 10 min). */
   consumerIdleMs: number;
-  /** Typing auto-stop (§8.4: 8 s). */
+  /** Typing auto-stop (§R8.4: 8 s). */
   typingAutoStopMs: number;
 }
 
@@ -42,5 +42,5 @@ export const DEFAULT_TIMINGS: Readonly<EmulatorTimings> = Object.freeze({
   typingAutoStopMs: 8_000,
 });
 
-/** Unix ms of the Argon epoch 2025-01-01T00:00:00Z (heartbeat timestamps, §4.5). */
+/** Unix ms of the Argon epoch 2025-01-01T00:00:00Z (heartbeat timestamps, §R4.5). */
 export const ARGON_EPOCH_MS = 1_735_689_600_000;

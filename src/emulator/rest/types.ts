@@ -24,7 +24,7 @@ export interface RouteContext {
   req: IncomingMessage;
   res: ServerResponse;
   /**
-   * Runs the space-membership filter (§2.4). Membership routes call it once their inputs are
+   * Runs the space-membership filter (§R2.4). Membership routes call it once their inputs are
    * bound, so binding errors (400) still come first as in the server's pipeline.
    */
   filter: () => void;
@@ -38,9 +38,9 @@ export interface RouteDef {
   version: number;
   method: HttpMethod;
   name: string;
-  /** Where the inputs come from (§4.1). */
+  /** Where the inputs come from (§R4.1). */
   input: 'none' | 'query' | 'json';
-  /** Space-membership filter applies (§2.4). */
+  /** Space-membership filter applies (§R2.4). */
   membership: boolean;
   handle(ctx: RouteContext): RouteResult | Promise<RouteResult>;
 }
@@ -67,7 +67,7 @@ export function errorB(status: number, error: string): ApiError {
   return new ApiError(status, { error });
 }
 
-/** An unhandled server exception: 500 with an empty body (§2.3). */
+/** An unhandled server exception: 500 with an empty body (§R2.3). */
 export function serverError(): ApiError {
   return new ApiError(500);
 }

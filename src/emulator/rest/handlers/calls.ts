@@ -1,5 +1,5 @@
 /**
- * ICalls v20260401 (Accept, Reject, Ringing) — §6.2. Verified bots only; Accept check order
+ * ICalls v20260401 (Accept, Reject, Ringing) — §R6.2. Verified bots only; Accept check order
  * not_verified → not_callee → not_ringing; Reject doubles as hang-up.
  * @packageDocumentation
  */

@@ -1,6 +1,6 @@
 /**
  * IChannels v1 (List, Create, Delete) behind the membership filter. Permission failures reuse
- * `not_a_member` with a different message (§2.5).
+ * `not_a_member` with a different message (§R2.5).
  * @packageDocumentation
  */
 import type { RestCore } from '../core.js';

@@ -1,5 +1,5 @@
 /**
- * ICommands v1 (Register, Update, Delete, List, ListForSpace) — §8.2.
+ * ICommands v1 (Register, Update, Delete, List, ListForSpace) — §R8.2.
  * @packageDocumentation
  */
 import { BindError, JsonReader } from '../binding.js';
@@ -8,7 +8,7 @@ import { isJsonObject, type JsonValue } from '../json.js';
 import { type CommandRecord, newGuid } from '../state.js';
 import { errorA, type RouteDef, serverError } from '../types.js';
 
-/** Reads command options recursively; `name`, `description`, `type` are required (§4.4). */
+/** Reads command options recursively; `name`, `description`, `type` are required (§R4.4). */
 function readOptions(v: JsonValue, path: string): JsonValue {
   if (!isJsonObject(v)) throw new BindError(`${path}: expected an object`);
   const r = new JsonReader(v, path);

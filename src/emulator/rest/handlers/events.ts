@@ -1,6 +1,6 @@
 /**
- * IEvents v1 (Stream) — §5. The response is taken over by the SSE hub, which keeps the
- * request's concurrency permit for the stream's lifetime (§3).
+ * IEvents v1 (Stream) — §R5. The response is taken over by the SSE hub, which keeps the
+ * request's concurrency permit for the stream's lifetime (§R3).
  * @packageDocumentation
  */
 import type { RestCore } from '../core.js';
@@ -19,7 +19,7 @@ export function eventsRoutes(core: RestCore): RouteDef[] {
       input: 'query',
       handle: ({ query, bot, res, release }) => {
         const intents = query.int64OrNull('intents') ?? DEFAULT_INTENTS;
-        query.raw('lastEventId'); // accepted, ignored (§5.5)
+        query.raw('lastEventId'); // accepted, ignored (§R5.5)
         core.hub.connect(bot, intents, res, release);
         return { stream: true };
       },

@@ -1,5 +1,5 @@
 /**
- * IInteractions v1 (Reply, EditMessage, Ack, Defer, Modal) — §8.1. Ack/Defer peek, Modal
+ * IInteractions v1 (Reply, EditMessage, Ack, Defer, Modal) — §R8.1. Ack/Defer peek, Modal
  * consumes the interaction before validating (an invalid modal → 500 and the id is gone).
  * @packageDocumentation
  */
@@ -35,7 +35,7 @@ function bindModal(modal: JsonReader | null): BoundModal | null {
   return { customId, title, comps };
 }
 
-/** Handler stage: rule violations (→ 500, §2.3). */
+/** Handler stage: rule violations (→ 500, §R2.3). */
 function validateModal(m: BoundModal | null): string[] {
   if (!m || m.comps === null) throw serverError();
   const { customId, title, comps } = m;
@@ -128,7 +128,7 @@ export function interactionsRoutes(core: RestCore, modals: ModalStore): RouteDef
         const id = body.guid('interactionId');
         const bound = bindModal(body.obj('modal'));
         const rec = peek(id);
-        // Consumed before validation (§8.1).
+        // Consumed before validation (§R8.1).
         core.state.interactions.delete(id);
         const customIds = validateModal(bound);
         const modalInteractionId = core.newInteraction('modal', rec.spaceId, rec.channelId, rec.userId);

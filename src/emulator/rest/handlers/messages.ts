@@ -6,7 +6,7 @@ import type { JsonReader } from '../binding.js';
 import { type RestCore, readControls, readEntities } from '../core.js';
 import type { RouteDef } from '../types.js';
 
-/** Reads a Send/Reply body and posts the message (randomId dedup, §8.3). */
+/** Reads a Send/Reply body and posts the message (randomId dedup, §R8.3). */
 export function sendFromBody(core: RestCore, body: JsonReader, senderId: string): { status: number; json: unknown } {
   const channelId = body.guid('channelId');
   const text = body.str('text') ?? '';

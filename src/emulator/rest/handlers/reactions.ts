@@ -1,5 +1,5 @@
 /**
- * IReactions v1 (Add, Remove, List, BatchGet) — §8.4. Every error is body variant B;
+ * IReactions v1 (Add, Remove, List, BatchGet) — §R8.4. Every error is body variant B;
  * List always answers 404 (server bug).
  * @packageDocumentation
  */
@@ -81,7 +81,7 @@ export function reactionsRoutes(core: RestCore): RouteDef[] {
       handle: ({ query }) => {
         query.guid('channelId');
         if (query.int64OrNull('messageId') === null) throw new BindError('messageId required');
-        // The server queries messages older than the id and then looks for the id itself: never found (§8.4).
+        // The server queries messages older than the id and then looks for the id itself: never found (§R8.4).
         throw errorB(404, 'message_not_found');
       },
     },

@@ -1,6 +1,6 @@
 /**
- * ISpaces v1 (Get, ListMembers, GetMember). No membership filter (§2.4); GetMember of a
- * non-member → 500 (§2.5).
+ * ISpaces v1 (Get, ListMembers, GetMember). No membership filter (§R2.4); GetMember of a
+ * non-member → 500 (§R2.5).
  * @packageDocumentation
  */
 import type { RestCore } from '../core.js';

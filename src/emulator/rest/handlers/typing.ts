@@ -1,5 +1,5 @@
 /**
- * ITyping v1 (Start with kind, Stop) — §8.4.
+ * ITyping v1 (Start with kind, Stop) — §R8.4.
  * @packageDocumentation
  */
 import type { RestCore } from '../core.js';

@@ -1,5 +1,5 @@
 /**
- * IVoice v1 (StreamToken, §7.1) and IVoiceEgress v20260401 (SubscribeTrack, UnsubscribeTrack, §7.2).
+ * IVoice v1 (StreamToken, §R7.1) and IVoiceEgress v20260401 (SubscribeTrack, UnsubscribeTrack, §R7.2).
  * @packageDocumentation
  */
 import type { RestCore } from '../core.js';
