@@ -375,7 +375,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
 
   async #drain(t: TrackEntry): Promise<void> {
     while (this.#sink.queuedFrames > 0 && !t.abort.signal.aborted && this.#state.status !== 'closed') {
-      await new Promise<void>((r) => setTimeout(r, this.#sink.frameDurationMs));
+      // On the player's clock: a fake clock (tests) must drive the playout wait like everything else.
+      await new Promise<void>((r) => this.#clock.setTimeout(r, this.#sink.frameDurationMs));
     }
   }
 
