@@ -8,6 +8,7 @@ import { command } from '../../src/cli/commands/record.js';
 import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
 import { Emulator, type SpeakHandle } from '../../src/emulator/index.js';
 import { decodeWithFfmpeg } from '../helpers/fixtures.js';
+import { until } from '../helpers/until.js';
 
 const dirs: string[] = [];
 const emulators: Emulator[] = [];
@@ -60,6 +61,21 @@ function oggInfo(path: string) {
   const ev = [...d.write(readFileSync(path)), ...d.end()];
   const packets = ev.filter((e) => e.type === 'packet') as Array<{ samples: number; packet: Uint8Array }>;
   return { samples: packets.reduce((a, p) => a + p.samples, 0), eos: ev.some((e) => e.type === 'eos'), packets };
+}
+
+/**
+ * What the recording in `dir` holds on disk so far: its real audio packets (more than 3 bytes) and
+ * their samples; zeros while there is no file yet or its last page is still being written.
+ */
+function onDisk(dir: string): { audioPackets: number; samples: number } {
+  try {
+    const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
+    if (ogg.length !== 1) return { audioPackets: 0, samples: 0 };
+    const info = oggInfo(join(dir, ogg[0]!));
+    return { audioPackets: info.packets.filter((p) => p.packet.length > 3).length, samples: info.samples };
+  } catch {
+    return { audioPackets: 0, samples: 0 };
+  }
 }
 
 describe('argon-voice record (embedded emulator, simulated speaker)', () => {
@@ -118,9 +134,9 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
     const ctl = new AbortController();
     const t = io(ctl.signal);
     const run = command.run(['--out', dir], t.io);
-    // Abort once the subscriber is receiving.
-    for (let i = 0; i < 200 && !/subscribed/.test(t.err()); i++) await new Promise((r) => setTimeout(r, 25));
-    await new Promise((r) => setTimeout(r, 500));
+    // Abort once audio was recorded (and flushed, at least every second): an event, not a guess
+    // at how long a busy machine needs to get there.
+    await until(() => onDisk(dir).audioPackets > 0, 'recorded audio on disk', { intervalMs: 25, timeoutMs: 30_000 });
     ctl.abort(new Error('received SIGINT'));
     expect(await run).toBe(0);
     const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
@@ -156,7 +172,8 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
       );
       for (let i = 0; i < 400 && !/: subscribed/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
       expect(err).toMatch(/: subscribed/);
-      await new Promise((r) => setTimeout(r, 2300)); // at least two 1 s flushes
+      // Kill once two seconds were flushed (at least every second): waited for on disk, not guessed.
+      await until(() => onDisk(dir).samples >= 2 * 48_000, '2 s flushed to disk', { intervalMs: 25, timeoutMs: 30_000 });
       child.kill(sig);
       const { code, signal } = await exited;
       const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
