@@ -1,7 +1,7 @@
 /**
  * Issue 13 (2): the `/audio/connect` media watchdog (a 60 s ticker from session creation; a
  * window with zero accepted bytes drops the session, so ≥ 120 s of nothing always kills it,
- * audio-ws.md §4.4) must never fire while a player is paused. Silence frames are accepted bytes,
+ * docs/platform.md §A4.4) must never fire while a player is paused. Silence frames are accepted bytes,
  * so the connection's filler (one `f8 ff fe` per empty 20 ms slot) keeps the session alive.
  * The library (VoiceConnection + AudioPlayer, main-thread pacer) runs against the emulator's
  * gateway session logic, watchdog included, on one fake clock.

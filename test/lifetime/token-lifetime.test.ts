@@ -1,6 +1,6 @@
 /**
  * Issue 13 (1): a publish session that lives past the 2 h StreamToken TTL. The gateway checks a
- * token at upgrade only and never closes an open session when it expires (audio-ws.md §1.4, §6),
+ * token at upgrade only and never closes an open session when it expires (docs/platform.md §A1.4, §A6),
  * so the right behaviour is: refresh the token ahead of expiry (for a later reconnect), leave the
  * socket and the pacer alone (no handover, hence no gap), and reconnect with the fresh token when
  * the socket drops for another reason. Everything runs on one fake clock: the library's

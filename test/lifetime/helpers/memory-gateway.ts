@@ -5,7 +5,7 @@
  * package with {@link MemoryWebSocket} (`vi.mock('ws', …)`), so the pacer's main-thread
  * `SocketLink` talks to {@link MemoryGateway.current} instead of the network.
  *
- * Token checks are the emulator's own (`verifyLiveKitToken`, §1.4/§1.5) against a wall clock
+ * Token checks are the emulator's own (`verifyLiveKitToken`, docs/platform.md §A1.4/§A1.5) against a wall clock
  * derived from the fake clock, so an expired token is refused with 403 as the gateway would.
  * Every message hop is a microtask; {@link MemoryGateway.runFor} advances the clock timer by
  * timer and lets every continuation run in between, and waits for the (WebCrypto) token work
@@ -59,14 +59,14 @@ class ServerSocket extends EventEmitter {
   }
   ping(): void {
     if (this.#gone) return;
-    // `ws` answers pings by itself (§6): the pong comes back one hop later.
+    // `ws` answers pings by itself (§A6): the pong comes back one hop later.
     queueMicrotask(() => {
       if (!this.#gone && this.peer.readyState === 1) this.emit('pong', Buffer.alloc(0));
     });
   }
   pause(): void {}
   resume(): void {}
-  /** The gateway drops TCP (every kill, §2.3): both halves see 1006. */
+  /** The gateway drops TCP (every kill, §A2.3): both halves see 1006. */
   terminate(): void {
     if (this.#gone) return;
     this.#gone = true;
@@ -118,7 +118,7 @@ export class MemoryWebSocket extends EventEmitter {
     this.emit('open');
   }
 
-  /** @internal the gateway refused the upgrade with a plain HTTP answer (§1.5). */
+  /** @internal the gateway refused the upgrade with a plain HTTP answer (§A1.5). */
   refused(status: number, body: string): void {
     if (this.readyState !== 0) return;
     const res = new EventEmitter() as EventEmitter & { statusCode: number };
@@ -158,7 +158,7 @@ export class MemoryWebSocket extends EventEmitter {
     });
   }
 
-  /** Close(code): the gateway echoes it with an empty reason (§2.3). */
+  /** Close(code): the gateway echoes it with an empty reason (§A2.3). */
   close(code = 1000): void {
     if (this.readyState >= 2) return;
     if (this.readyState === 0) {
@@ -276,7 +276,7 @@ export class MemoryGateway {
     );
   }
 
-  /** @internal the §1.5 checks that matter here, then a session on the server half. */
+  /** @internal the §A1.5 checks that matter here, then a session on the server half. */
   async upgrade(client: MemoryWebSocket, url: string, headers: Record<string, string>): Promise<void> {
     const u = new URL(url);
     const endpoint = ENDPOINTS[u.pathname];
