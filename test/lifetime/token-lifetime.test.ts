@@ -115,7 +115,7 @@ describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
     // Now the gateway drops the socket (TCP drop, 1006) for a reason unrelated to the token.
     g.sessions.get(sessionId)!.drop();
     await g.runUntil(() => probe.lastSeq === FRAMES - 1, 'the rest of the track after the reconnect', 10 * 60_000);
-    // The reconnect asked for a fresh token (§6) and the gateway accepted it...
+    // The reconnect asked for a fresh token (§A6) and the gateway accepted it...
     expect(tokens.map((t) => t.reason)).toEqual(['initial', 'refresh', 'reconnect']);
     expect(g.refusals).toEqual([]);
     expect(probe.sessions).toHaveLength(2);
