@@ -17,7 +17,8 @@
  *  ├─ TimeoutError             a waiting state passed its deadline
  *  ├─ AbortError               the caller's AbortSignal fired
  *  ├─ ClosedError              the object was closed or destroyed while the call waited
- *  └─ DependencyError          a runtime dependency (ffmpeg, sox, libopus) is missing
+ *  ├─ DependencyError          a runtime dependency (ffmpeg, sox, libopus) is missing
+ *  └─ MediaWorkerError         the media worker thread that rendered a track died
  * ```
  * @packageDocumentation
  */
@@ -35,7 +36,9 @@ export type ArgonVoiceErrorCode =
   | 'ARGON_VOICE_ABORTED'
   | 'ARGON_VOICE_CLOSED'
   | 'ARGON_VOICE_DEPENDENCY'
-  | 'ARGON_VOICE_IO';
+  | 'ARGON_VOICE_IO'
+  | 'ARGON_VOICE_MEDIA_WORKER'
+  | 'ARGON_VOICE_CLUSTER';
 
 /** Base class of every error thrown or emitted by argon-voice. */
 export class ArgonVoiceError extends Error {
@@ -207,6 +210,17 @@ export class IoError extends ArgonVoiceError {
   constructor(message: string, options?: { cause?: unknown; path?: string }) {
     super('ARGON_VOICE_IO', message, options);
     this.path = options?.path;
+  }
+}
+
+/**
+ * The media worker thread that was reading, decoding and encoding a track died (a crash in a
+ * native codec, an out-of-memory kill). The tracks it held end with this error; the pool starts
+ * a fresh worker for the next track.
+ */
+export class MediaWorkerError extends ArgonVoiceError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ARGON_VOICE_MEDIA_WORKER', message, options);
   }
 }
 

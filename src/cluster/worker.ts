@@ -1,0 +1,552 @@
+/**
+ * A voice worker: claims spaces through KV leases, runs their voice sessions, answers their
+ * commands, persists each queue and position, and gives a space up at once when its lease is
+ * lost (fencing).
+ *
+ * ```
+ * state bucket (space.<id>: active) ──watch──► candidates ──(wait load × placementStep)──► Lease.claim
+ *      ▲                                                                                    │
+ *      └── update(state, rev) every positionEveryMs ◄── SpaceSession ◄── subscribe cmd.<id> ◄┘
+ * lease lost ─► session.destroy() + unsubscribe          drain() ─► stop, write position, release
+ * ```
+ * State: `idle → running → draining → closed`.
+ * @packageDocumentation
+ */
+import { cpus, hostname } from 'node:os';
+import type { KvEntry, KvWatchEntry } from '@nats-io/kv';
+import type { Subscription } from '@nats-io/transport-node';
+import { ClosedError } from '../errors.js';
+import { type Clock, systemClock } from '../util/clock.js';
+import { TypedEmitter } from '../util/emitter.js';
+import { ClusterError } from './errors.js';
+import { isRevisionConflict, Lease } from './lease.js';
+import { type ClusterStores, type NatsConnection, openStores } from './nats.js';
+import {
+  PlaybackSession,
+  type PlaybackSessionOptions,
+  type SpaceSession,
+  type SpaceSessionContext,
+} from './playback.js';
+import {
+  type ClusterCommand,
+  type CommandReply,
+  encode,
+  parseCommand,
+  parseLease,
+  parseSpaceState,
+  type SpaceState,
+  type WorkerStatus,
+} from './wire.js';
+
+/** Options of {@link VoiceWorker}. */
+export interface VoiceWorkerOptions {
+  /** A connected NATS client (not closed by the worker). */
+  nats: NatsConnection;
+  /** The bot's id (names subjects and buckets; never the token). */
+  botId: string;
+  /** Unique id of this worker (default `<host>-<pid>-<random>`). */
+  workerId?: string | undefined;
+  /** Lease TTL for a new lease bucket, ms (default 3000; an existing bucket keeps its own). */
+  leaseTtlMs?: number | undefined;
+  /** Most spaces held at once (default 8). */
+  maxStreams?: number | undefined;
+  /** No new space while this process uses more CPU than this (percent of one core; default none). */
+  maxCpuPct?: number | undefined;
+  /** A worker waits load × this before claiming a free space, so the least loaded claims first (default 200 ms). */
+  placementStepMs?: number | undefined;
+  /** How often each held space's queue and position are written to KV (default 250 ms). */
+  positionEveryMs?: number | undefined;
+  /** Heartbeat period on `argon.<bot>.status.<worker>` (default 1000 ms). */
+  heartbeatMs?: number | undefined;
+  /** Placement scan period (default 50 ms). */
+  tickMs?: number | undefined;
+  /** The default session's options (REST client for StreamToken, gateway URL ...). */
+  playback?: PlaybackSessionOptions | undefined;
+  /** Builds the session of a claimed space (default: {@link PlaybackSession} with `playback`). */
+  createSession?: ((ctx: SpaceSessionContext) => SpaceSession) | undefined;
+  clock?: Clock | undefined;
+  log?: ((line: string) => void) | undefined;
+}
+
+/** State of a {@link VoiceWorker}. */
+export type VoiceWorkerState =
+  | { status: 'idle' }
+  | { status: 'running'; stores: ClusterStores }
+  | { status: 'draining'; stores: ClusterStores }
+  | { status: 'closed'; reason?: Error | undefined };
+
+/** Events of a {@link VoiceWorker}. */
+export type VoiceWorkerEvents = {
+  stateChange: [oldState: VoiceWorkerState, newState: VoiceWorkerState];
+  /** This worker took a space (`resumedAtMs`: where its current track restarted). */
+  claimed: [spaceId: string, info: { epoch: number; resumedAtMs: number | undefined }];
+  /** This worker gave a space up (`lost`: the lease could not be kept; the session was stopped). */
+  released: [spaceId: string, why: 'lost' | 'stopped' | 'drained' | 'failed' | 'closed'];
+  /** A non-fatal fault (malformed message, KV error). */
+  error: [error: Error];
+};
+
+interface Held {
+  spaceId: string;
+  lease: Lease;
+  session: SpaceSession;
+  sub: Subscription;
+  stateRev: number;
+  state: SpaceState;
+  persistTimer: unknown;
+  dirty: boolean;
+  writing: boolean;
+}
+
+interface Known {
+  state: SpaceState;
+  /** Local time the lease was last seen written, undefined: not seen / deleted. */
+  leaseSeenMs: number | undefined;
+  leaseHolder: string | undefined;
+  /** Local time since which the space looks free. */
+  freeSinceMs: number | undefined;
+  nextTryMs: number;
+}
+
+/**
+ * A voice worker of a bot's cluster. `start()` it; `drain()` hands its spaces over; `close()`
+ * drains too. `abandon()` stops at once without releasing anything (what a crash leaves).
+ */
+export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
+  readonly workerId: string;
+  readonly #o: VoiceWorkerOptions;
+  readonly #clock: Clock;
+  readonly #log: (line: string) => void;
+  #state: VoiceWorkerState = { status: 'idle' };
+  readonly #known = new Map<string, Known>();
+  readonly #held = new Map<string, Held>();
+  readonly #claiming = new Set<string>();
+  #watches: Array<{ stop(): void }> = [];
+  #tick: unknown;
+  #beat: unknown;
+  #cpu = { usage: process.cpuUsage(), atMs: 0, pct: 0 };
+
+  constructor(options: VoiceWorkerOptions) {
+    super();
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? (() => {});
+    this.workerId = options.workerId ?? `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  }
+
+  /** Current state. */
+  get state(): VoiceWorkerState {
+    return this.#state;
+  }
+
+  /** Spaces held now. */
+  get spaces(): string[] {
+    return [...this.#held.keys()];
+  }
+
+  /** The session of a held space (tests, metrics). */
+  session(spaceId: string): SpaceSession | undefined {
+    return this.#held.get(spaceId)?.session;
+  }
+
+  #setState(next: VoiceWorkerState): void {
+    const old = this.#state;
+    if (old.status === 'closed') return;
+    this.#state = next;
+    this.emit('stateChange', old, next);
+  }
+
+  #fault(err: unknown): void {
+    const e = err instanceof Error ? err : new Error(String(err));
+    this.#log(`worker ${this.workerId}: ${e.message}`);
+    if (this.listenerCount('error') > 0) this.emit('error', e);
+  }
+
+  /**
+   * Opens the buckets, starts watching spaces and leases, and begins claiming.
+   * @throws ClosedError after close(); what JetStream throws (no JetStream on the server ...).
+   */
+  async start(): Promise<void> {
+    if (this.#state.status === 'closed') throw new ClosedError('the worker is closed');
+    if (this.#state.status !== 'idle') return;
+    const stores = await openStores(this.#o.nats, this.#o.botId, { leaseTtlMs: this.#o.leaseTtlMs });
+    this.#setState({ status: 'running', stores });
+    const stateWatch = await stores.state.watch({ key: 'space.>' });
+    const leaseWatch = await stores.leases.watch({ key: 'space.>' });
+    this.#watches = [stateWatch, leaseWatch];
+    void this.#consume(stateWatch, (e) => this.#onState(e));
+    void this.#consume(leaseWatch, (e) => this.#onLease(e));
+    this.#cpu.atMs = this.#clock.now();
+    const tick = () => {
+      this.#tick = this.#clock.setTimeout(tick, this.#o.tickMs ?? 50);
+      this.#place();
+    };
+    tick();
+    const beat = () => {
+      this.#beat = this.#clock.setTimeout(beat, this.#o.heartbeatMs ?? 1000);
+      this.#heartbeat();
+    };
+    beat();
+  }
+
+  async #consume(it: AsyncIterable<KvWatchEntry>, fn: (e: KvWatchEntry) => void): Promise<void> {
+    try {
+      for await (const e of it) {
+        try {
+          fn(e);
+        } catch (err) {
+          this.#fault(err);
+        }
+      }
+    } catch (err) {
+      if (this.#state.status !== 'closed') this.#fault(err);
+    }
+  }
+
+  #spaceIdOf(key: string): string {
+    return key.slice('space.'.length);
+  }
+
+  #onState(e: KvWatchEntry): void {
+    const key = this.#spaceIdOf(e.key);
+    if (e.operation !== 'PUT') {
+      this.#known.delete(key);
+      return;
+    }
+    const state = parseSpaceState(e.value);
+    const k = this.#known.get(key);
+    if (!state.active) {
+      this.#known.delete(key);
+      return;
+    }
+    if (k) k.state = state;
+    else {
+      const now = this.#clock.now();
+      this.#known.set(key, { state, leaseSeenMs: undefined, leaseHolder: undefined, freeSinceMs: now, nextTryMs: now });
+    }
+  }
+
+  #onLease(e: KvWatchEntry): void {
+    const key = this.#spaceIdOf(e.key);
+    const k = this.#known.get(key);
+    const now = this.#clock.now();
+    if (e.operation !== 'PUT') {
+      if (k) {
+        k.leaseSeenMs = undefined;
+        k.leaseHolder = undefined;
+        k.freeSinceMs = now;
+      }
+      return;
+    }
+    const v = parseLease(e.value);
+    if (k) {
+      k.leaseSeenMs = now;
+      k.leaseHolder = v.holder;
+      k.freeSinceMs = undefined;
+    } else {
+      // A lease on a space whose state we have not seen yet: remember it for when it arrives.
+      this.#pendingLeases.set(key, { seenMs: now, holder: v.holder });
+    }
+  }
+
+  readonly #pendingLeases = new Map<string, { seenMs: number; holder: string }>();
+
+  /** Load as a fraction of what this worker takes. */
+  get load(): number {
+    return this.#held.size + this.#claiming.size;
+  }
+
+  #cpuPct(): number {
+    const now = this.#clock.now();
+    const dt = now - this.#cpu.atMs;
+    if (dt >= 1000) {
+      const u = process.cpuUsage(this.#cpu.usage);
+      this.#cpu = { usage: process.cpuUsage(), atMs: now, pct: ((u.user + u.system) / 1000 / dt) * 100 };
+    }
+    return this.#cpu.pct;
+  }
+
+  #place(): void {
+    const st = this.#state;
+    if (st.status !== 'running') return;
+    const now = this.#clock.now();
+    const ttl = st.stores.leaseTtlMs;
+    const max = this.#o.maxStreams ?? 8;
+    const step = this.#o.placementStepMs ?? 200;
+    for (const [spaceId, k] of this.#known) {
+      if (this.#held.has(spaceId) || this.#claiming.has(spaceId)) continue;
+      const pending = this.#pendingLeases.get(spaceId);
+      if (pending) {
+        this.#pendingLeases.delete(spaceId);
+        k.leaseSeenMs = pending.seenMs;
+        k.leaseHolder = pending.holder;
+        k.freeSinceMs = undefined;
+      }
+      // Renewals arrive every ttl/3: silence for a whole TTL means the server has expired it.
+      if (k.leaseSeenMs !== undefined && now - k.leaseSeenMs > ttl) {
+        k.leaseSeenMs = undefined;
+        k.freeSinceMs = now;
+      }
+      if (k.leaseSeenMs !== undefined || k.freeSinceMs === undefined) continue;
+      if (this.load >= max) return;
+      if (this.#o.maxCpuPct !== undefined && this.#cpuPct() > this.#o.maxCpuPct) return;
+      if (now < k.nextTryMs || now < k.freeSinceMs + this.load * step) continue;
+      k.nextTryMs = now + Math.max(step, ttl / 6);
+      void this.#claim(spaceId, st.stores);
+    }
+  }
+
+  async #claim(spaceId: string, stores: ClusterStores): Promise<void> {
+    this.#claiming.add(spaceId);
+    const names = stores.names;
+    let lease: Lease | undefined;
+    try {
+      lease = await Lease.claim({
+        kv: stores.leases,
+        key: names.spaceLease(spaceId),
+        holder: this.workerId,
+        ttlMs: stores.leaseTtlMs,
+        clock: this.#clock,
+      });
+      if (!lease) return;
+      if (this.#state.status !== 'running') {
+        await lease.release();
+        return;
+      }
+      // Take the state as it is now, and stamp it ours (revision-checked).
+      const entry: KvEntry | null = await stores.state.get(names.spaceState(spaceId));
+      if (entry?.operation !== 'PUT') {
+        await lease.release();
+        return;
+      }
+      const prev = parseSpaceState(entry.value);
+      if (!prev.active) {
+        await lease.release();
+        return;
+      }
+      const state: SpaceState = { ...prev, holder: this.workerId, epoch: prev.epoch + 1 };
+      const rev = await stores.state.update(names.spaceState(spaceId), encode(state), entry.revision);
+      if (!lease.valid) return;
+      const session = (this.#o.createSession ?? ((ctx) => new PlaybackSession(ctx, this.#requirePlayback())))({
+        state,
+        workerId: this.workerId,
+        log: this.#log,
+        clock: this.#clock,
+      });
+      const sub = this.#o.nats.subscribe(names.cmd(spaceId), {
+        callback: (err, msg) => {
+          if (err) return this.#fault(err);
+          void this.#onCommand(spaceId, msg.data).then(
+            (reply) => msg.respond(encode(reply)),
+            (e: Error) =>
+              msg.respond(encode({ ok: false, workerId: this.workerId, reason: 'failed', message: e.message })),
+          );
+        },
+      });
+      const held: Held = {
+        spaceId,
+        lease,
+        session,
+        sub,
+        stateRev: rev,
+        state,
+        persistTimer: undefined,
+        dirty: false,
+        writing: false,
+      };
+      this.#held.set(spaceId, held);
+      lease.on('lost', (why) => {
+        this.#log(`worker ${this.workerId}: lease on ${spaceId} lost (${why}); stopping its session`);
+        this.#drop(held, 'lost');
+      });
+      lease.on('renewError', (e) => this.#fault(e));
+      session.on('change', () => {
+        held.dirty = true;
+      });
+      session.on('failed', (e) => {
+        this.#fault(new ClusterError('lease-lost', `${spaceId}: voice session failed: ${e.message}`, { cause: e }));
+        void this.#giveUp(held, 'failed');
+      });
+      const schedulePersist = () => {
+        held.persistTimer = this.#clock.setTimeout(() => {
+          void this.#persist(held).finally(() => {
+            if (this.#held.get(spaceId) === held) schedulePersist();
+          });
+        }, this.#o.positionEveryMs ?? 250);
+      };
+      schedulePersist();
+      this.#log(
+        `worker ${this.workerId}: took space ${spaceId} (epoch ${state.epoch}${state.current ? `, ${state.current.track.title} at ${Math.round(state.current.positionMs)} ms` : ''})`,
+      );
+      this.emit('claimed', spaceId, { epoch: state.epoch, resumedAtMs: state.current?.positionMs });
+    } catch (err) {
+      if (lease && !this.#held.has(spaceId)) await lease.release();
+      if (!isRevisionConflict(err)) this.#fault(err);
+    } finally {
+      this.#claiming.delete(spaceId);
+    }
+  }
+
+  #requirePlayback(): PlaybackSessionOptions {
+    if (!this.#o.playback)
+      throw new ClusterError('not-running', 'VoiceWorker needs playback options (rest) or createSession');
+    return this.#o.playback;
+  }
+
+  /** Writes the held space's queue and position (revision-checked; a conflict means we lost it). */
+  async #persist(held: Held, final = false): Promise<void> {
+    const st = this.#state;
+    if (st.status === 'idle' || st.status === 'closed' || held.writing) return;
+    if (!held.lease.valid) return;
+    held.writing = true;
+    try {
+      const snap = held.session.snapshot(Date.now());
+      const next: SpaceState = held.state.active
+        ? { ...held.state, ...snap, holder: this.workerId }
+        : { ...held.state, current: undefined, queue: [], holder: this.workerId };
+      if (!final && !held.dirty && JSON.stringify(next.current) === JSON.stringify(held.state.current)) return;
+      held.dirty = false;
+      const rev = await st.stores.state.update(st.stores.names.spaceState(held.spaceId), encode(next), held.stateRev);
+      held.stateRev = rev;
+      held.state = next;
+    } catch (err) {
+      if (isRevisionConflict(err) && this.#held.get(held.spaceId) === held) {
+        this.#fault(
+          new ClusterError('lease-lost', `${held.spaceId}: its state was written by someone else`, { cause: err }),
+        );
+        this.#drop(held, 'lost');
+      } else this.#fault(err);
+    } finally {
+      held.writing = false;
+    }
+  }
+
+  /** Stops a held space's session at once and forgets it (no KV writes). */
+  #drop(held: Held, why: 'lost' | 'stopped' | 'drained' | 'failed' | 'closed'): void {
+    if (this.#held.get(held.spaceId) !== held) return;
+    this.#held.delete(held.spaceId);
+    if (held.persistTimer !== undefined) this.#clock.clearTimeout(held.persistTimer);
+    held.session.destroy();
+    held.sub.unsubscribe();
+    if (why === 'lost') held.lease.abandon();
+    const k = this.#known.get(held.spaceId);
+    if (k) k.nextTryMs = this.#clock.now() + (this.#o.placementStepMs ?? 200);
+    this.emit('released', held.spaceId, why);
+  }
+
+  /** Writes the final position, stops the session, releases the lease. */
+  async #giveUp(held: Held, why: 'stopped' | 'drained' | 'failed' | 'closed', deactivate = false): Promise<void> {
+    if (this.#held.get(held.spaceId) !== held) return;
+    // Unsubscribe first: from here on a command finds the next holder or nobody.
+    held.sub.unsubscribe();
+    if (held.persistTimer !== undefined) this.#clock.clearTimeout(held.persistTimer);
+    // Stop the audio before the final write, so the written position is where it stopped.
+    held.session.destroy();
+    await this.#waitWrite(held);
+    if (deactivate) held.state = { ...held.state, active: false };
+    await this.#persist(held, true);
+    this.#held.delete(held.spaceId);
+    await held.lease.release();
+    this.emit('released', held.spaceId, why);
+  }
+
+  async #waitWrite(held: Held): Promise<void> {
+    for (let i = 0; held.writing && i < 100; i++) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  async #onCommand(spaceId: string, data: Uint8Array): Promise<CommandReply> {
+    let cmd: ClusterCommand;
+    try {
+      cmd = parseCommand(data);
+    } catch (err) {
+      return { ok: false, workerId: this.workerId, reason: 'bad-message', message: (err as Error).message };
+    }
+    const held = this.#held.get(spaceId);
+    if (!held?.lease.valid) {
+      return {
+        ok: false,
+        workerId: this.workerId,
+        reason: 'no-holder',
+        message: `this worker no longer holds ${spaceId}`,
+      };
+    }
+    if (cmd.op === 'stop') {
+      await this.#giveUp(held, 'stopped', true);
+      return { ok: true, workerId: this.workerId, message: 'Stopped; left the voice channel', state: held.state };
+    }
+    const message = held.session.command(cmd);
+    held.dirty = true;
+    await this.#persist(held);
+    const snap = held.session.snapshot(Date.now());
+    return { ok: true, workerId: this.workerId, message, state: { ...held.state, ...snap } };
+  }
+
+  #heartbeat(): void {
+    const st = this.#state;
+    if (st.status !== 'running' && st.status !== 'draining') return;
+    const status: WorkerStatus = {
+      v: 1,
+      workerId: this.workerId,
+      atMs: Date.now(),
+      load: this.#held.size,
+      maxStreams: this.#o.maxStreams ?? 8,
+      cpuPct: Math.round(this.#cpuPct() * 10) / 10,
+      draining: st.status === 'draining',
+      spaces: [...this.#held.values()].map((h) => h.session.status()),
+    };
+    try {
+      this.#o.nats.publish(st.stores.names.status(this.workerId), encode(status));
+    } catch (err) {
+      this.#fault(err);
+    }
+  }
+
+  /** A status now (what the heartbeat publishes), for callers that want it sooner. */
+  get cores(): number {
+    return cpus().length;
+  }
+
+  /**
+   * Stops claiming, then for each held space stops its session, writes its final position and
+   * releases its lease, so other workers take over at once. Idempotent.
+   */
+  async drain(): Promise<void> {
+    const st = this.#state;
+    if (st.status !== 'running') return;
+    this.#setState({ status: 'draining', stores: st.stores });
+    await Promise.all([...this.#held.values()].map((h) => this.#giveUp(h, 'drained')));
+  }
+
+  #stopTimers(): void {
+    if (this.#tick !== undefined) this.#clock.clearTimeout(this.#tick);
+    if (this.#beat !== undefined) this.#clock.clearTimeout(this.#beat);
+    this.#tick = this.#beat = undefined;
+    for (const w of this.#watches) w.stop();
+    this.#watches = [];
+  }
+
+  /** Drains, then stops. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state.status === 'closed') return;
+    await this.drain();
+    this.#stopTimers();
+    this.#setState({ status: 'closed' });
+  }
+
+  /**
+   * Stops everything at once without releasing a lease or writing a position: what `kill -9`
+   * leaves behind, for tests and benchmarks. Idempotent.
+   */
+  abandon(): void {
+    if (this.#state.status === 'closed') return;
+    this.#stopTimers();
+    for (const h of [...this.#held.values()]) {
+      this.#held.delete(h.spaceId);
+      if (h.persistTimer !== undefined) this.#clock.clearTimeout(h.persistTimer);
+      h.lease.abandon();
+      h.session.destroy();
+      h.sub.unsubscribe();
+    }
+    this.#setState({ status: 'closed' });
+  }
+}
