@@ -52,6 +52,8 @@ export function emptyCounters(): PacerStreamCounters {
     latenessP99Ms: Number.NaN,
     latenessMaxMs: Number.NaN,
     timelineShiftMs: 0,
+    dropouts: 0,
+    droppedMs: 0,
   };
 }
 

@@ -39,6 +39,14 @@ export interface PacerStreamCounters {
   latenessMaxMs: number;
   /** Total timeline shift applied by `stretch`. */
   timelineShiftMs: number;
+  /**
+   * Dropouts: runs of empty slots (silence filler or a gap) *inside* the audio, i.e. between two
+   * real frames with no {@link PacerStream.quiet} mark, pause, stop or seek in between. What a
+   * listener hears as a stutter; the wire can look perfect while this counts.
+   */
+  dropouts: number;
+  /** Milliseconds of audio time those dropouts inserted (empty slots × frame duration). */
+  droppedMs: number;
 }
 
 /** Sends one frame; returns false when the frame could not be written (buffer full, socket closed). */
@@ -77,6 +85,14 @@ export class PacerStream {
   #lateness = new Float64Array(1024);
   #nSpacing = 0;
   #nLateness = 0;
+  // Dropout accounting (see quiet()): frames ever pushed, that count at the last quiet mark, and
+  // the empty slots seen since the queue last ran dry while audio was flowing.
+  #pushedTotal = 0;
+  #quietMark = 0;
+  #pendingSlots = 0;
+  #dryAtMs = Number.NaN;
+  #dropouts = 0;
+  #droppedMs = 0;
 
   /** Wraps `schedule` with a queue of `options.capacity` frames. */
   constructor(schedule: FrameSchedule, options: PacerStreamOptions) {
@@ -105,15 +121,41 @@ export class PacerStream {
   push(frame: Uint8Array): boolean {
     if (this.#queue.length >= this.capacity) return false;
     this.#queue.push(frame);
+    this.#pushedTotal++;
     return true;
   }
 
-  /** Drops every queued frame; returns how many. */
+  /**
+   * Marks the end of a run of audio on purpose (the queue ended, pause, stop): silence after the
+   * frames pushed so far is intended and is not counted as a dropout. Frames pushed later start
+   * a new run.
+   *
+   * ```
+   *  frames ▮▮▮▮ · · ▮▮▮ quiet ▮▮ · · · · · (none)      · = empty slot (filler or gap)
+   *              └┬┘          └── after quiet: intended
+   *           dropout (2 slots), counted when the next real frame goes out
+   * ```
+   */
+  quiet(): void {
+    this.#quietMark = this.#pushedTotal;
+    this.#pendingSlots = 0;
+    this.#dryAtMs = Number.NaN;
+  }
+
+  /** Drops every queued frame; returns how many. A clear is a deliberate cut: it also marks {@link quiet}. */
   clear(): number {
     const n = this.#queue.length;
     this.#queue.length = 0;
     this.consumed += n;
+    this.quiet();
     return n;
+  }
+
+  /** An empty slot: pending dropout time while audio was flowing (frames pushed since the quiet mark). */
+  #dry(slots: number, nowMs: number): void {
+    if (this.#pushedTotal <= this.#quietMark || this.preroll > 0) return;
+    this.#pendingSlots += slots;
+    if (Number.isNaN(this.#dryAtMs)) this.#dryAtMs = nowMs;
   }
 
   /** Filler frames still to send before the queue (pre-roll). */
@@ -164,6 +206,15 @@ export class PacerStream {
           const frame = this.#queue.shift()!;
           this.consumed++;
           if (d.late) this.#late++;
+          if (!Number.isNaN(this.#dryAtMs)) {
+            // The run resumes: the silence since the queue ran dry was inside the audio. Without
+            // filler or consumed slots (stretch waits), the time the timeline stood still counts.
+            this.#dropouts++;
+            const f = this.schedule.frameDurationMs;
+            this.#droppedMs += this.#pendingSlots > 0 ? this.#pendingSlots * f : Math.max(f, nowMs - this.#dryAtMs);
+            this.#pendingSlots = 0;
+            this.#dryAtMs = Number.NaN;
+          }
           this.#emit(frame, send, now(), d.lateMs);
           break;
         }
@@ -174,6 +225,7 @@ export class PacerStream {
           break;
         case 'fill':
           this.#underruns++;
+          this.#dry(1, nowMs);
           if (this.#filler) {
             this.#filled++;
             this.#emit(this.#filler, send, now(), d.lateMs);
@@ -181,6 +233,7 @@ export class PacerStream {
           break;
         case 'underrun':
           this.#underruns++;
+          this.#dry(d.consumed ? 1 : 0, nowMs);
           return d.consumed ? nowMs + d.waitMs : Number.POSITIVE_INFINITY;
       }
     }
@@ -224,6 +277,8 @@ export class PacerStream {
       latenessP99Ms: pct(this.#lateness, this.#nLateness, 99),
       latenessMaxMs: pct(this.#lateness, this.#nLateness, 100),
       timelineShiftMs: this.schedule.shiftedMs,
+      dropouts: this.#dropouts,
+      droppedMs: this.#droppedMs,
     };
   }
 }

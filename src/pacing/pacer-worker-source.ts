@@ -33,6 +33,8 @@ export interface PacerWorkerData {
   realtimePriority: boolean;
   /** consumed counters, one Int32 per stream slot. */
   consumed: SharedArrayBuffer;
+  /** pushed counters, one Int32 per stream slot (bumped by whoever posts a frame: main thread or media worker). */
+  pushed: SharedArrayBuffer;
   /** Period of metric snapshots per stream. */
   metricsIntervalMs: number;
 }
@@ -43,11 +45,15 @@ export type PacerWorkerRequest =
   | { t: 'frame'; id: number; data: Uint8Array }
   | { t: 'filler'; id: number; data: Uint8Array | null }
   | { t: 'start'; id: number; preroll: number }
-  | { t: 'stop' | 'clear' | 'remove'; id: number }
+  | { t: 'stop' | 'remove' | 'quiet'; id: number }
+  /** With `req`, answered by `cleared` on the port the request came from. */
+  | { t: 'clear'; id: number; req?: number }
   | { t: 'connect'; id: number; link: SocketLinkOptions }
   | { t: 'disconnect'; id: number; code: number; terminate: boolean }
   | { t: 'metrics'; id: number; req: number }
-  /** The only message without a stream id: ends the thread. */
+  /** Another producer's port (a media worker): it speaks this same protocol for the streams it feeds. */
+  | { t: 'port'; id?: undefined; port: import('node:worker_threads').MessagePort }
+  /** The only other message without a stream id: ends the thread. */
   | { t: 'exit'; id?: undefined };
 
 /** Messages from the pacer thread to the main thread. */
@@ -57,7 +63,12 @@ export type PacerWorkerReply =
   /** `req` echoes a {@link PacerWorkerRequest} `metrics`; absent on the periodic snapshots. */
   | { t: 'metrics'; id: number; req?: number; snap: PacerStreamCounters }
   /** Stream `id` is gone and none of its messages follow: the id may be reused. */
-  | { t: 'removed'; id: number };
+  | { t: 'removed'; id: number }
+  /**
+   * Answer to a `clear` with `req`: `n` frames were dropped unsent, and `consumed` is the stream's
+   * consumed counter right after (so the producer knows which of its frames went out).
+   */
+  | { t: 'cleared'; id: number; req: number; n: number; consumed: number };
 
 /**
  * Entry point of the pacer thread. Must reference nothing but its parameters and globals.
@@ -176,10 +187,18 @@ export function pacerWorkerMain(
 
   post({ t: 'hello', clock: nativeSleep ? 'native' : 'atomics', realtime, realtimeError });
 
-  port.on('message', (m: PacerWorkerRequest) => {
-    // `exit` has no id: get(undefined) is a plain miss, and that case does not read `e`.
+  const ports: Array<{ close(): void }> = [];
+  const onMessage = (m: PacerWorkerRequest, reply: (msg: PacerWorkerReply) => void): void => {
+    // `exit` and `port` have no id: get(undefined) is a plain miss, and those cases do not read `e`.
     const e = streams.get(m.id as number);
     switch (m.t) {
+      case 'port':
+        ports.push(m.port);
+        m.port.on('message', (x: PacerWorkerRequest) => onMessage(x, (r) => m.port.postMessage(r)));
+        break;
+      case 'quiet':
+        e?.stream.quiet();
+        break;
       case 'add': {
         const stream = new PacerStreamCtor(new FrameScheduleCtor(m.schedule), { capacity: m.capacity });
         Atomics.store(consumed, m.id, 0);
@@ -215,12 +234,13 @@ export function pacerWorkerMain(
       case 'stop':
         e?.stream.stop();
         break;
-      case 'clear':
-        if (e) {
-          e.stream.clear();
-          publishConsumed(m.id, e);
-        }
+      case 'clear': {
+        const n = e ? e.stream.clear() : 0;
+        if (e) publishConsumed(m.id, e);
+        if (m.req !== undefined)
+          reply({ t: 'cleared', id: m.id, req: m.req, n, consumed: e ? e.stream.consumed | 0 : 0 });
         break;
+      }
       case 'connect':
         if (e) {
           e.link = new SocketLinkCtor(
@@ -256,10 +276,12 @@ export function pacerWorkerMain(
         }
         streams.clear();
         if (timer !== undefined) clearTimeout(timer);
+        for (const p of ports) p.close();
         port.close();
         break;
     }
-  });
+  };
+  port.on('message', (m: PacerWorkerRequest) => onMessage(m, post));
 }
 
 /** Builds the worker program text. */

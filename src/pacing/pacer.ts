@@ -19,7 +19,7 @@
  */
 import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { nativeAddonPath } from '../codec/native.js';
 import { AbortError, ClosedError, InvalidInputError, TimeoutError } from '../errors.js';
@@ -96,6 +96,26 @@ export interface PacerSocketOptions {
   maxBufferedBytes?: number;
 }
 
+/**
+ * @internal How a producer on another thread feeds a worker-mode pacer stream: post
+ * {@link PacerWorkerRequest} `frame` messages for `streamId` on `port` after bumping
+ * `pushed[streamId]` (Int32, Atomics), and keep `pushed − consumed ≤ capacity`.
+ */
+export interface PacerProducerLink {
+  /** Port into the pacer thread (transfer it to the producer's thread). */
+  port: MessagePort;
+  /** The stream's id on the pacer thread. */
+  streamId: number;
+  /** Int32 counters per stream id: frames consumed by the pacer. */
+  consumed: SharedArrayBuffer;
+  /** Int32 counters per stream id: frames posted by any producer. */
+  pushed: SharedArrayBuffer;
+  /** The stream's queue bound. */
+  capacity: number;
+  /** Duration of every frame. */
+  frameDurationMs: number;
+}
+
 /** Events of {@link FramePacer}. */
 export type FramePacerEvents = {
   /** Something happened on the pacer-owned socket. */
@@ -124,6 +144,7 @@ export class PacerThread {
 
   #worker: Worker | undefined;
   #consumed = new Int32Array(new SharedArrayBuffer(4 * MAX_STREAMS));
+  #pushed = new Int32Array(new SharedArrayBuffer(4 * MAX_STREAMS));
   #free: number[] = [];
   #nextId = 1;
   #clients = new Map<number, ThreadClient>();
@@ -169,6 +190,7 @@ export class PacerThread {
       nativePath,
       realtimePriority: this.#realtime,
       consumed: this.#consumed.buffer as SharedArrayBuffer,
+      pushed: this.#pushed.buffer as SharedArrayBuffer,
       metricsIntervalMs: this.#metricsIntervalMs,
     };
     const w = new Worker(pacerWorkerSource(), { eval: true, workerData: data, name: 'argon-voice-pacer' });
@@ -209,6 +231,7 @@ export class PacerThread {
     const id = this.#free.pop() ?? this.#nextId++;
     if (id >= MAX_STREAMS) throw new InvalidInputError(`a pacer thread holds at most ${MAX_STREAMS - 1} streams`);
     Atomics.store(this.#consumed, id, 0);
+    Atomics.store(this.#pushed, id, 0);
     this.#clients.set(id, client);
     w.postMessage({ t: 'add', id, schedule, capacity } satisfies PacerWorkerRequest);
     return id;
@@ -233,6 +256,34 @@ export class PacerThread {
   /** @internal Frames consumed by the worker for stream `id`. */
   consumed(id: number): number {
     return Atomics.load(this.#consumed, id);
+  }
+
+  /** @internal Frames posted to stream `id` by any producer (main thread or a media worker). */
+  pushed(id: number): number {
+    return Atomics.load(this.#pushed, id);
+  }
+
+  /** @internal Counts one frame posted to stream `id`. */
+  bumpPushed(id: number): void {
+    Atomics.add(this.#pushed, id, 1);
+  }
+
+  /**
+   * @internal A new port into the pacer thread, for a producer on another thread (a media worker):
+   * it speaks {@link PacerWorkerRequest} for the streams it feeds and receives `cleared` answers.
+   * The caller transfers it and owns it; the thread closes its end when it exits.
+   */
+  openPort(): { port: MessagePort; counters: { consumed: SharedArrayBuffer; pushed: SharedArrayBuffer } } {
+    const w = this.#ensure();
+    const { port1, port2 } = new MessageChannel();
+    w.postMessage({ t: 'port', port: port1 } satisfies PacerWorkerRequest, [port1]);
+    return {
+      port: port2,
+      counters: {
+        consumed: this.#consumed.buffer as SharedArrayBuffer,
+        pushed: this.#pushed.buffer as SharedArrayBuffer,
+      },
+    };
   }
 
   /** @internal Waits (at most `ms`) for stream `id`'s consumed counter to move from `seen`. */
@@ -284,7 +335,7 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
   #timer: unknown;
   #waiters: Array<() => void> = [];
   #lastPublish = Number.NEGATIVE_INFINITY;
-  // both
+  // both (main mode counts here; worker mode in the thread's shared counters)
   #pushed = 0;
   #counters: PacerStreamCounters = emptyCounters();
   #prepare = new SampleWindow(512);
@@ -395,7 +446,7 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
   /** Frames queued and not yet consumed by the pacer. */
   get queueDepth(): number {
     if (this.#stream) return this.#stream.depth;
-    return Math.max(0, this.#pushed - this.#thread!.consumed(this.#id));
+    return Math.max(0, this.#thread!.pushed(this.#id) - this.#thread!.consumed(this.#id));
   }
 
   /** Records how long the producer took to prepare a frame (for `encodeP99Ms`). */
@@ -495,6 +546,27 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
     }
   }
 
+  /**
+   * Marks the end of a run of audio on purpose (the queue ended, pause): silence from here until
+   * the next frame is not a dropout. See {@link PacerStream.quiet}.
+   */
+  markQuiet(): void {
+    if (this.#closed) return;
+    if (this.#stream) this.#stream.quiet();
+    else this.#thread!.post({ t: 'quiet', id: this.#id });
+  }
+
+  /**
+   * @internal Worker mode only: what a producer on another thread needs to feed this stream
+   * directly (a port into the pacer thread, the stream id and the shared credit counters).
+   * Undefined in main-thread mode or after close().
+   */
+  producerLink(): PacerProducerLink | undefined {
+    if (!this.#thread || this.#closed) return undefined;
+    const { port, counters } = this.#thread.openPort();
+    return { port, streamId: this.#id, ...counters, capacity: this.queueFrames, frameDurationMs: this.frameDurationMs };
+  }
+
   /** Queues `frame` if there is room; false otherwise. The frame is copied. */
   tryEnqueue(frame: Uint8Array): boolean {
     if (this.#closed || this.queueDepth >= this.queueFrames) return false;
@@ -555,14 +627,15 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
   }
 
   #push(frame: Uint8Array): void {
-    this.#pushed++;
     if (this.#stream) {
+      this.#pushed++;
       this.#stream.push(new Uint8Array(frame));
       if (this.#stream.depth === 1) this.#kick();
       return;
     }
     // A copy, never a view: Buffer.slice() shares memory, and transferring it would detach the producer's buffer.
     const copy = new Uint8Array(frame);
+    this.#thread!.bumpPushed(this.#id);
     this.#thread!.post({ t: 'frame', id: this.#id, data: copy }, [copy.buffer as ArrayBuffer]);
   }
 

@@ -32,12 +32,14 @@ import {
   registerSecret,
 } from '../errors.js';
 import type { FramePacerOptions, PacerMetrics } from '../pacing/index.js';
+import type { PacerProducerLink } from '../pacing/pacer.js';
 import { FramePacer, type SocketEvent } from '../pacing/index.js';
 import { backoffDelay, type WaitOptions } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { type StatefulLike, waitForStatus } from '../util/state.js';
 import { type AudioUrlParams, buildAudioUrl } from './gateway-url.js';
+import { MediaWorkerPool } from './media/pool.js';
 
 /** What IVoice/StreamToken (or any provider) hands out. */
 export interface StreamTokenGrant {
@@ -235,6 +237,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     // caller chose the pacer's clock itself.
     const pacerClock = options.clock && options.clock !== systemClock ? { clock: options.clock } : {};
     this.pacer = new FramePacer({ ...pacerClock, ...options.pacer, frameDurationMs: f });
+    // A worker-mode pacer will be fed by a media worker (AudioPlayer): boot one while connecting.
+    if (this.pacer.mode === 'worker') MediaWorkerPool.shared().warm();
     this.pacer.on('socket', (ev) => this.#onSocket(ev));
     active.set(key, this);
     queueMicrotask(() => void this.#run());
@@ -353,6 +357,30 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
   /** Records how long the producer took to prepare a frame (pacer metric `encodeP99Ms`). */
   recordPrepareTime(ms: number): void {
     this.pacer.recordPrepareTime(ms);
+  }
+
+  /** Marks intended silence (a player's queue ended or it paused): not counted as a dropout. */
+  markQuiet(): void {
+    this.pacer.markQuiet();
+  }
+
+  /**
+   * A direct feed into this connection's pacer for a media worker (worker-mode pacer only), so
+   * prerecorded audio is rendered and queued off the main thread. Undefined once closed.
+   */
+  producerLink(): PacerProducerLink | undefined {
+    if (this.#state.status === 'closed') return undefined;
+    return this.pacer.producerLink();
+  }
+
+  /** A frame a media worker replaced with silence (it would have killed the session): counted and reported as `invalidFrame`. */
+  reportInvalidFrame(frame: Uint8Array, message: string): void {
+    this.#invalidFrames++;
+    this.emitBase(
+      'invalidFrame',
+      frame,
+      new InvalidInputError(`invalid frame of ${frame.length} bytes replaced with silence: ${message}`),
+    );
   }
 
   // ── state machine ──

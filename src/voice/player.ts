@@ -1,26 +1,36 @@
 /**
  * `AudioPlayer`: plays a queue of tracks into a frame sink (a {@link VoiceConnection} or a
- * `DuplexSession`), preparing frames ahead of the pacer.
+ * `DuplexSession`).
  *
+ * Two media paths, chosen per track:
  * ```
- *  queue ─► track source ─► (PCM: gain · crossfade · channel fit · Opus encode) ─► sink.sendFrame()
- *                           (Opus passthrough: untouched)                             │ waits for room:
- *  idle: nothing sent; the connection's filler keeps the session alive               ▼ ≤ queueFrames ahead
+ *  prerecorded input (path, URL, bytes) and a sink with a worker-mode pacer:
+ *    play() ─controls─► media worker: source ─► lookahead (≈1 s) ─► gain · crossfade · encode ─► pacer thread ─► wire
+ *                       (the main thread only sends controls and hears events: a stalled event loop
+ *                        delays neither the reading nor the encoding nor the sends)
+ *
+ *  a ready AudioSource (live: microphone, streaming TTS, a user's PCM stream), or a sink without one:
+ *    queue ─► track source ─► (PCM: gain · crossfade · channel fit · Opus encode) ─► sink.sendFrame()
+ *                             (Opus passthrough: untouched)                           │ waits for room:
+ *                                                                                     ▼ ≤ queueFrames ahead
  *                                                                                 pacer thread ─► wire
  * ```
- * Encoding happens in this producer loop, never on the pacer's tick; `sendFrame` blocks while
- * the pacer queue is full, so the player runs exactly the queue depth ahead of the wire, and a
- * reconnect (the pacer stops, its queue stays) simply pauses the loop: the track resumes where
- * it was.
+ * Idle: nothing is sent; the connection's filler keeps the session alive. On the main-thread
+ * path `sendFrame` blocks while the pacer queue is full, so the player runs exactly the queue
+ * depth ahead of the wire (live audio stays low-latency), and a reconnect (the pacer stops, its
+ * queue stays) simply pauses the loop: the track resumes where it was.
  * @packageDocumentation
  */
 import { OpusEncoder, type OpusFrameDuration } from '../codec/opus-encoder.js';
 import { applyGain, applyRamp, monoToStereo, stereoToMono } from '../codec/pcm.js';
-import { AbortError, ClosedError, InvalidInputError } from '../errors.js';
+import { AbortError, ArgonVoiceError, ClosedError, InvalidInputError, type MediaWorkerError } from '../errors.js';
+import type { PacerProducerLink } from '../pacing/pacer.js';
 import type { WaitOptions } from '../util/abort.js';
 import { withDeadline } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
+import { type MediaLaneHandle, MediaWorkerPool } from './media/pool.js';
+import type { MediaReply, WireError } from './media/protocol.js';
 import { createAudioSource } from './sources/create-source.js';
 import type { AudioSource, ByteInput, NormalizeOption } from './sources/types.js';
 
@@ -40,6 +50,18 @@ export interface FrameSink {
   recordPrepareTime?(ms: number): void;
   /** Closes the sink (idle disconnect). */
   close(): Promise<void>;
+  /**
+   * Marks intended silence (the queue ended, a pause) so the pacer does not count what follows
+   * as a dropout.
+   */
+  markQuiet?(): void;
+  /**
+   * A direct feed into the sink's pacer for a media worker; undefined when the sink has none
+   * (then every track is rendered on the main thread).
+   */
+  producerLink?(): PacerProducerLink | undefined;
+  /** A frame the media worker replaced with silence because the gateway would have rejected it. */
+  reportInvalidFrame?(frame: Uint8Array, message: string): void;
 }
 
 /** What {@link AudioPlayer.play} accepts: a ready source, or an input for `createAudioSource`. */
@@ -113,6 +135,22 @@ export interface AudioPlayerOptions {
   createSource?: (input: string | ByteInput, options: Parameters<typeof createAudioSource>[1]) => Promise<AudioSource>;
   /** Clock for the idle timer and prepare-time measurement. */
   clock?: Clock;
+  /**
+   * Where prerecorded tracks (a path, URL or bytes) are read, decoded and encoded:
+   * `'auto'` (default) on a media worker thread when the sink offers a direct pacer feed
+   * ({@link FrameSink.producerLink}), else on the main thread; `'main'` always on the main thread
+   * (the pre-worker behaviour: a stalled event loop longer than the pacer queue inserts silence).
+   * Ready sources (`AudioSource`: live audio, your own streams) always play from the main thread.
+   */
+  media?: 'auto' | 'main';
+  /**
+   * How much prerecorded audio the media worker prepares ahead of the pacer, in ms (default
+   * 1000). Live sources keep the pacer's short queue. Controls do not wait for it: pause, skip,
+   * stop, seek and volume take back what was queued and act within a frame.
+   */
+  lookaheadMs?: number;
+  /** Media worker pool (default: the process-wide {@link MediaWorkerPool.shared}). */
+  mediaPool?: MediaWorkerPool;
 }
 
 interface TrackEntry extends Track {
@@ -124,6 +162,16 @@ interface TrackEntry extends Track {
   resolve(r: PlayoutResult): void;
   reject(e: Error): void;
   seekTo: number | undefined;
+  /** Handed to the media lane (and not ended yet). */
+  onLane: boolean;
+  /** The lane reported its first frame. */
+  laneStarted: boolean;
+  /** Settled: ended, failed or stopped. */
+  done: boolean;
+  /** Resolves once the track is {@link TrackEntry.done} (never rejects). */
+  settled: Promise<void>;
+  settle(): void;
+  positionMs: number;
 }
 
 const isSource = (x: PlayInput): x is AudioSource =>
@@ -151,6 +199,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   #encoder: OpusEncoder | undefined;
   #tail: Int16Array[] = [];
   #loop: Promise<void>;
+  #lane: MediaLaneHandle | undefined;
+  #laneTracks = new Map<number, TrackEntry>();
 
   /**
    * A player publishing into `sink`; idle until {@link AudioPlayer.play}.
@@ -166,6 +216,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       throw new InvalidInputError(`volume must be ≥ 0, got ${this.#volume}`);
     this.#state = { status: 'idle', sinceMs: this.#clock.now() };
     this.#armIdle();
+    // Boot a media thread now, so the first track does not wait for one.
+    if (options.media !== 'main' && sink.producerLink) (options.mediaPool ?? MediaWorkerPool.shared()).warm();
     this.#loop = this.#run();
   }
 
@@ -187,6 +239,17 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   set volume(v: number) {
     if (!(v >= 0) || !Number.isFinite(v)) throw new InvalidInputError(`volume must be ≥ 0, got ${v}`);
     this.#volume = v;
+    this.#lane?.volume(v);
+  }
+
+  /**
+   * Where the current track is: ms into its input, as far as frames have left the pacer (media
+   * worker tracks report every 500 ms; main-thread tracks count queued frames).
+   */
+  get position(): { track: Track; ms: number } | undefined {
+    const t = this.#current;
+    if (!t) return undefined;
+    return { track: t, ms: t.onLane ? t.positionMs : (t.options.seekMs ?? 0) + t.frames * this.#sink.frameDurationMs };
   }
 
   #setState(next: AudioPlayerState): void {
@@ -210,6 +273,10 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       reject = rej;
     });
     playout.catch(() => undefined); // a failure is also reported through 'error'
+    let settle!: () => void;
+    const settled = new Promise<void>((r) => {
+      settle = r;
+    });
     const entry: TrackEntry = {
       id: ++this.#ids,
       title: options.title ?? (typeof input === 'string' ? input : 'track'),
@@ -219,12 +286,27 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       source: isSource(input) ? input : undefined,
       abort: new AbortController(),
       frames: 0,
-      resolve,
-      reject,
+      resolve: (r) => {
+        entry.done = true;
+        resolve(r);
+        settle();
+      },
+      reject: (e) => {
+        entry.done = true;
+        reject(e);
+        settle();
+      },
       seekTo: undefined,
+      onLane: false,
+      laneStarted: false,
+      done: false,
+      settled,
+      settle,
+      positionMs: options.seekMs ?? 0,
     };
     this.#queue.push(entry);
     this.#disarmIdle();
+    if (this.#current?.onLane) this.#submitAhead();
     this.#wake?.();
     return entry;
   }
@@ -243,6 +325,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   pause(): boolean {
     if (this.#state.status !== 'playing') return false;
     this.#setState({ status: 'paused', track: this.#state.track });
+    if (this.#current?.onLane) this.#lane?.control('pause');
+    else this.#sink.markQuiet?.();
     return true;
   }
 
@@ -250,6 +334,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   resume(): boolean {
     if (this.#state.status !== 'paused') return false;
     this.#setState({ status: 'playing', track: this.#state.track });
+    if (this.#current?.onLane) this.#lane?.control('resume');
     this.#resume?.();
     return true;
   }
@@ -259,19 +344,26 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     const cur = this.#current;
     if (!cur) return false;
     cur.abort.abort(new AbortError('skipped'));
-    this.#sink.clearQueued?.();
+    if (cur.onLane) {
+      if (this.#state.status === 'paused') this.#lane?.control('resume');
+      this.#lane?.control('skip');
+    } else this.#sink.clearQueued?.();
     this.#resume?.();
     return true;
   }
 
   /** Stops the current track and empties the queue. */
   stop(): void {
+    let laneQueued = false;
     for (const t of this.#queue.splice(0)) {
+      laneQueued ||= t.onLane;
       t.abort.abort(new AbortError('stopped'));
       t.resolve({ status: 'stopped', frames: 0 });
       if (t.source) void t.source.close();
     }
     this.#tail = [];
+    // The lane holds those tracks too (prefetched): drop them all there.
+    if (laneQueued) this.#lane?.control('stop');
     this.skip();
   }
 
@@ -285,6 +377,11 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     if (!cur) throw new InvalidInputError('nothing is playing');
     if (isSource(cur.input)) throw new InvalidInputError('this track cannot seek: play() it from a path, URL or bytes');
     if (!(ms >= 0)) throw new InvalidInputError(`seek position must be ≥ 0, got ${ms}`);
+    if (cur.onLane) {
+      cur.positionMs = ms;
+      this.#lane?.seek(ms);
+      return;
+    }
     cur.seekTo = ms;
     this.#sink.clearQueued?.();
     const src = cur.source;
@@ -333,6 +430,7 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       if (!t) {
         await this.#flushTail();
         if (this.#state.status !== 'idle' && this.#state.status !== 'closed') {
+          this.#sink.markQuiet?.();
           this.#setState({ status: 'idle', sinceMs: this.#clock.now() });
           this.emit('idle');
           this.#armIdle();
@@ -345,9 +443,16 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         this.#wake = undefined;
         continue;
       }
+      if (t.done) continue; // stopped or failed while it waited in the lane
       this.#current = t;
       this.#setState({ status: 'playing', track: t });
       this.emit('playing', t);
+      if (this.#laneFor(t)) {
+        this.#submitAhead();
+        await t.settled;
+        this.#current = undefined;
+        continue;
+      }
       try {
         await this.#playTrack(t);
         if (t.abort.signal.aborted) {
@@ -371,6 +476,102 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
         this.#current = undefined;
       }
     }
+  }
+
+  /** True when `t` plays on the media lane (opening the lane on first use). */
+  #laneFor(t: TrackEntry): boolean {
+    if (t.onLane) return true;
+    if (this.#opts.media === 'main' || isSource(t.input)) return false;
+    if (typeof t.input !== 'string' && !(t.input instanceof Uint8Array)) return false;
+    return this.#ensureLane() !== undefined;
+  }
+
+  #ensureLane(): MediaLaneHandle | undefined {
+    if (this.#lane) return this.#lane;
+    const link = this.#sink.producerLink?.();
+    if (!link) return undefined;
+    const f = this.#sink.frameDurationMs;
+    const pool = this.#opts.mediaPool ?? MediaWorkerPool.shared();
+    this.#lane = pool.openLane(
+      { ...link },
+      {
+        channels: this.#sink.channels,
+        frameDurationMs: f,
+        lookaheadFrames: Math.max(1, Math.ceil((this.#opts.lookaheadMs ?? 1000) / f)),
+        volume: this.#volume,
+        crossfadeFrames: Math.round((this.#opts.crossfadeMs ?? 0) / f),
+        bitrate: this.#opts.bitrate,
+        normalize: this.#opts.normalize,
+      },
+      { onReply: (m) => this.#onLaneReply(m), onCrash: (e) => this.#onLaneCrash(e) },
+    );
+    return this.#lane;
+  }
+
+  /** Hands the current track and the lane-playable tracks right after it to the lane (gapless). */
+  #submitAhead(): void {
+    const cur = this.#current;
+    if (cur && !cur.onLane && !cur.done) this.#submit(cur);
+    for (const t of this.#queue) {
+      if (t.done) continue;
+      if (!this.#laneFor(t)) break; // a main-thread track plays in between: the lane waits for it
+      if (!t.onLane) this.#submit(t);
+    }
+  }
+
+  #submit(t: TrackEntry): void {
+    const lane = this.#ensureLane();
+    if (!lane) return;
+    t.onLane = true;
+    this.#laneTracks.set(t.id, t);
+    const normalize = t.options.normalize;
+    lane.play({
+      id: t.id,
+      title: t.title,
+      input: t.input as string | Uint8Array,
+      ...(t.options.seekMs ? { seekMs: t.options.seekMs } : {}),
+      ...(normalize ? { normalize } : {}),
+    });
+  }
+
+  #onLaneReply(m: MediaReply): void {
+    if (m.t === 'invalid') {
+      this.#sink.reportInvalidFrame?.(m.frame, m.message);
+      return;
+    }
+    if (m.t !== 'started' && m.t !== 'position' && m.t !== 'ended' && m.t !== 'error') return;
+    const t = this.#laneTracks.get(m.track);
+    if (!t) return;
+    if (m.t === 'started') t.laneStarted = true;
+    else if (m.t === 'position') t.positionMs = m.ms;
+    else {
+      this.#laneTracks.delete(m.track);
+      t.frames = m.frames;
+      if (m.t === 'ended') t.resolve({ status: m.status, frames: m.frames });
+      else this.#failLaneTrack(t, laneError(m.error));
+    }
+  }
+
+  /** The media worker died: tracks it was playing fail with the typed error; queued ones go to a new lane. */
+  #onLaneCrash(err: MediaWorkerError): void {
+    this.#lane = undefined;
+    const tracks = [...this.#laneTracks.values()];
+    this.#laneTracks.clear();
+    for (const t of tracks) {
+      if (t.laneStarted || t === this.#current) this.#failLaneTrack(t, err);
+      else t.onLane = false;
+    }
+    if (this.#current?.onLane === false || this.#current?.done) this.#submitAhead();
+  }
+
+  #failLaneTrack(t: TrackEntry, err: Error): void {
+    if (t.done) return;
+    if (t.abort.signal.aborted || (this.#state.status as string) === 'closed') {
+      t.resolve({ status: 'stopped', frames: t.frames });
+      return;
+    }
+    t.reject(err);
+    if (this.listenerCount('error') > 0) this.emit('error', err, t);
   }
 
   async #drain(t: TrackEntry): Promise<void> {
@@ -486,12 +687,17 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
     }
   }
 
-  /** Stops everything, closes sources and the encoder. Does not close the sink. Idempotent. */
+  /** Stops everything, closes sources, the media lane and the encoder. Does not close the sink. Idempotent. */
   async close(): Promise<void> {
     if ((this.#state.status as string) === 'closed') return;
     this.stop();
     this.#disarmIdle();
     this.#setState({ status: 'closed' });
+    const lane = this.#lane;
+    this.#lane = undefined;
+    lane?.close();
+    for (const t of this.#laneTracks.values()) t.resolve({ status: 'stopped', frames: t.frames });
+    this.#laneTracks.clear();
     this.#wake?.();
     this.#resume?.();
     await this.#loop.catch(() => undefined);
@@ -503,4 +709,18 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
+}
+
+/** Rebuilds a lane's error on this thread: the same code and message, as an {@link ArgonVoiceError} when it was one. */
+function laneError(w: WireError): Error {
+  if (
+    w.code === 'ARGON_VOICE_INVALID_INPUT' ||
+    w.code === 'ARGON_VOICE_CONTAINER' ||
+    w.code === 'ARGON_VOICE_INVALID_PACKET'
+  )
+    return new InvalidInputError(w.message, { code: w.code });
+  if (w.code) return new ArgonVoiceError(w.code as ArgonVoiceError['code'], w.message);
+  const e = new Error(w.message);
+  e.name = w.name;
+  return e;
 }
