@@ -127,7 +127,7 @@ describe('FramePacer (worker mode, real socket)', () => {
       });
     });
     const thread = new PacerThread({ realtimePriority: false, metricsIntervalMs: 100 });
-    const pacer = new FramePacer({ frameDurationMs: 20, thread, queueFrames: 4, latePolicy: 'burst' });
+    const pacer = new FramePacer({ frameDurationMs: 20, thread, queueFrames: 4, latePolicy: 'burst', maxBurst: 1000 });
     expect(pacer.mode).toBe('worker');
     const events: SocketEvent['type'][] = [];
     const opened = new Promise<void>((resolve) => {

@@ -32,7 +32,7 @@ describe('DuplexSession against the emulator (a call)', () => {
         return rest.calls.accept({ callId: call.callId }, { signal });
       },
       prerollMs: 0,
-      pacer: { latePolicy: 'burst' },
+      pacer: { latePolicy: 'burst', maxBurst: 1000 },
     });
     const received: number[] = [];
     session.on('frame', (_d, arrivalMs) => received.push(arrivalMs));

@@ -16,7 +16,7 @@ const isSilence = (d: Uint8Array) => d.length === 3 && d[0] === 0xf8 && d[1] ===
 const POLL = { intervalMs: 10, timeoutMs: 10_000 };
 
 describe('gateway URL', () => {
-  it('appends the path to the base and encodes the session format (§1.2)', () => {
+  it('appends the path to the base and encodes the session format (docs/platform.md §A1.2)', () => {
     const u = new URL(
       buildAudioUrl('ws://h:12880', 'connect', {
         stereo: true,
@@ -73,7 +73,8 @@ describe('VoiceConnection against the emulator', () => {
     const held = await Emulator.start({ port: 0, clock, audioTimings: { joinDelayMs: 60 } });
     const heldRest = new RestClient({ token: held.bot.token, baseUrl: held.apiUrl });
     try {
-      // burst: a CPU-starved test machine must not turn lateness into dropped frames here.
+      // burst with a 20 s cap: a CPU-starved test machine must not turn lateness into dropped frames
+      // (the default cap, 10 frames, skips what is more than 200 ms late).
       const c = new VoiceConnection({
         rest: heldRest,
         spaceId: held.demo.spaceId,
@@ -81,7 +82,7 @@ describe('VoiceConnection against the emulator', () => {
         pingIntervalMs: 0,
         prerollMs: 60,
         keepalive: false,
-        pacer: { latePolicy: 'burst' },
+        pacer: { latePolicy: 'burst', maxBurst: 1000 },
       });
       conns.push(c);
       const heldPublished = () => held.gateway.published({ identity: held.bot.userId });
@@ -125,7 +126,7 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('never sends an invalid frame, even from a fuzzed source, and the session survives', async () => {
-    const c = open({ prerollMs: 0, pacer: { latePolicy: 'burst' } });
+    const c = open({ prerollMs: 0, pacer: { latePolicy: 'burst', maxBurst: 1000 } });
     let seed = 12345;
     const rnd = () => {
       seed = (seed * 1103515245 + 12345) & 0x7fffffff;
@@ -160,7 +161,7 @@ describe('VoiceConnection against the emulator', () => {
       prerollMs: 0,
       keepalive: false,
       reconnect: { baseMs: 20, capMs: 50 },
-      pacer: { latePolicy: 'burst' },
+      pacer: { latePolicy: 'burst', maxBurst: 1000 },
     });
     const tokens: string[] = [];
     c.on('token', (t) => tokens.push(t.reason));
@@ -308,7 +309,7 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('main-thread pacer mode publishes the same frames in the same order', async () => {
-    const c = open({ prerollMs: 0, keepalive: false, pacer: { mode: 'main', latePolicy: 'burst' } });
+    const c = open({ prerollMs: 0, keepalive: false, pacer: { mode: 'main', latePolicy: 'burst', maxBurst: 1000 } });
     expect(c.pacer.mode).toBe('main');
     await c.ready({ timeoutMs: 5000 });
     for (let i = 0; i < 15; i++) await c.sendFrame(audio(i), { timeoutMs: 5000 });
