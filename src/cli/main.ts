@@ -32,6 +32,7 @@ const LOADERS = {
   answer: () => import('./commands/answer.js'),
   bench: () => import('./commands/bench.js'),
   demo: () => import('./commands/demo.js'),
+  router: () => import('./commands/router.js'),
   worker: () => import('./commands/worker.js'),
 } satisfies Record<string, () => Promise<{ command: CliCommand }>>;
 type CommandName = keyof typeof LOADERS;

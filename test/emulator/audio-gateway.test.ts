@@ -644,6 +644,7 @@ describe('keepalive, watchdog, identity, close (§4.4, §6, §2.3)', () => {
       await mute.until(() => published() === i);
       clock.advance(20);
       await good.until(() => info('pong')!.pongs === i);
+      await mute.until(() => mute.pings === i);
     }
     expect(reasons).toEqual([]);
     mute.send(frame(40));
