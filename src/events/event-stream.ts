@@ -116,7 +116,7 @@ export interface EventStreamStats {
 export class DuplicateEventStreamError extends InvalidInputError {
   constructor() {
     super(
-      'an EventStream for this bot is already open in this process; close it first (two streams share one server session and split or lose events, spec §5.5)',
+      'an EventStream for this bot is already open in this process; close it first (two streams share one server session and split or lose events, docs/platform.md §R5.5)',
     );
   }
 }

@@ -412,7 +412,7 @@ export class DispatchCore {
         status: 429,
         route: name,
         method: def.method,
-        platformMessage: `not sent: client-side rate limit (${def.bucket}, spec §3); ${next}, ${why}${waitedMs > 0 ? ` (waited ${Math.round(waitedMs)} ms)` : ''}`,
+        platformMessage: `not sent: client-side rate limit (${def.bucket}, docs/platform.md §R3); ${next}, ${why}${waitedMs > 0 ? ` (waited ${Math.round(waitedMs)} ms)` : ''}`,
         retryAfterMs: Number.isFinite(nextMs) ? Math.ceil(nextMs) : this.#maxRateLimitWaitMs,
       });
     };

@@ -477,7 +477,7 @@ export class VoiceReceiver extends TypedEmitter<VoiceReceiverEvents> {
       if (other?.rest === rest && other.spaceId === spaceId && other.channelId === channelId) {
         this.emit(
           'warning',
-          `subscribing to ${userId} and ${s.userId} in ${spaceId}/${channelId} with the same bot identity (REST client): the gateway keeps one session per identity per room (audio-ws.md §6), so they replace each other; pass another bot's client as subscribe(userId, { rest })`,
+          `subscribing to ${userId} and ${s.userId} in ${spaceId}/${channelId} with the same bot identity (REST client): the gateway keeps one session per identity per room (docs/platform.md §A6), so they replace each other; pass another bot's client as subscribe(userId, { rest })`,
         );
         break;
       }

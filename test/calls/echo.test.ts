@@ -55,7 +55,7 @@ async function connectBot() {
   };
 }
 
-describe('echo flow over a call (audio-ws.md §7)', () => {
+describe('echo flow over a call (docs/platform.md §A7)', () => {
   it('greets, records the caller, plays the recording back byte for byte, then hangs up', async () => {
     const b = await connectBot();
     const phases: string[] = [];

@@ -156,7 +156,7 @@ describe('opusPacketSamples', () => {
   });
 });
 
-describe('gateway safety (audio-ws.md §3.2–3.5)', () => {
+describe('gateway safety (docs/platform.md §A3.2–§A3.5)', () => {
   const frame20 = Uint8Array.of(0xf8, 0xff, 0xfe);
   it('accepts a well-formed packet of the session duration', () => {
     expect(isGatewaySafe(frame20, 20)).toBe(true);

@@ -188,7 +188,7 @@ afterEach(async () => {
   await gw?.close();
 });
 
-describe('routes and upgrade failures (§1.1, §1.5)', () => {
+describe('routes and upgrade failures (§A1.1, §A1.5)', () => {
   it('answers any other path with Go’s 404 text', async () => {
     await start();
     for (const path of ['/', '/audio', '/audio/connect/', '/audio/publish?token=x']) {
@@ -327,7 +327,7 @@ describe('routes and upgrade failures (§1.1, §1.5)', () => {
   });
 });
 
-describe('status messages (§2)', () => {
+describe('status messages (§A2)', () => {
   it('connect: only ready, with exactly status and session_id', async () => {
     await start();
     const c = await open('connect', 'bot');
@@ -470,7 +470,7 @@ describe('status messages (§2)', () => {
   });
 });
 
-describe('frames (§3, §4.1)', () => {
+describe('frames (§A3, §A4.1)', () => {
   it('kills on 0, 1 and 3826 bytes by dropping TCP with no message; accepts 2 and 3825', async () => {
     await start();
     const reasons: SessionCloseReason[] = [];
@@ -622,7 +622,7 @@ describe('frames (§3, §4.1)', () => {
   });
 });
 
-describe('keepalive, watchdog, identity, close (§4.4, §6, §2.3)', () => {
+describe('keepalive, watchdog, identity, close (§A4.4, §A6, §A2.3)', () => {
   it('drops a client that never pongs (even while streaming) and keeps one that does', async () => {
     // A manual clock: a ping goes out only when the test advances time, and time moves on only once
     // the answering client's pong was counted, so neither deadline can be passed by a slow machine.

@@ -164,7 +164,7 @@ describe('impairment model', () => {
   });
 });
 
-describe('gateway frame validation (§3.2, deliberately lax)', () => {
+describe('gateway frame validation (§A3.2, deliberately lax)', () => {
   it('rejects only empty, >3825 and <2 byte messages, with the Go error strings', () => {
     expect(gatewayFrameError(new Uint8Array(0))).toBe('empty opus frame');
     expect(gatewayFrameError(new Uint8Array(1))).toBe('opus frame too small for declared structure');
@@ -178,7 +178,7 @@ describe('gateway frame validation (§3.2, deliberately lax)', () => {
   });
 });
 
-describe('query parsing (§1.2)', () => {
+describe('query parsing (§A1.2)', () => {
   const q = (s: string) => new URLSearchParams(s);
   it('parses stereo, channels and frame_duration_ms like Go', () => {
     expect(parseAudioQuery('connect', q('stereo=true')).stereo).toBe(true);

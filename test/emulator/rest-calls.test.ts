@@ -25,7 +25,7 @@ afterAll(async () => {
 const ACCEPT = '/api/bot/ICalls/v20260401/Accept';
 const REJECT = '/api/bot/ICalls/v20260401/Reject';
 
-describe('ICalls (§6.2)', () => {
+describe('ICalls (§R6.2)', () => {
   it('Accept checks not_verified → not_callee → not_ringing and returns the call payload', async () => {
     const alice = emu.demo.userIds[0];
     const call = emu.placeCall({ fromUserId: alice });
@@ -83,7 +83,7 @@ describe('ICalls (§6.2)', () => {
   });
 });
 
-describe('IVoice / IVoiceEgress (§7)', () => {
+describe('IVoice / IVoiceEgress (§R7)', () => {
   it('StreamToken returns a 2-h LiveKit token, the gateway URL and <space>/<channel>', async () => {
     const r = await http('POST', '/api/bot/IVoice/v1/StreamToken', {
       spaceId: emu.demo.spaceId,

@@ -61,7 +61,7 @@ describe('binding', () => {
   });
 });
 
-describe('bot tokens (§1.4)', () => {
+describe('bot tokens (§R1.4)', () => {
   it('prefix = the AppId GUID bytes in .NET layout, reversed, upper-case hex; 43-char base64url secret', () => {
     expect(tokenPrefixForGuid('00112233-4455-6677-8899-aabbccddeeff')).toBe('FFEEDDCCBBAA99886677445500112233');
     expect(mintBotToken('00112233-4455-6677-8899-aabbccddeeff')).toMatch(

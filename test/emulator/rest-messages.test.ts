@@ -32,7 +32,7 @@ const send = (text: string, randomId: string | number | bigint, extra: Record<st
     ...extra,
   });
 
-describe('int64 exactness (§4.3)', () => {
+describe('int64 exactness (§R4.3)', () => {
   it('a messageId above 2^53 round-trips exactly through Send → History → SSE', async () => {
     const u = new URL(emu.apiUrl);
     const chunks: Buffer[] = [];
@@ -85,7 +85,7 @@ describe('int64 exactness (§4.3)', () => {
   });
 });
 
-describe('messages (§8.3)', () => {
+describe('messages (§R8.3)', () => {
   it('randomId dedup per (space, channel, randomId) for 2 minutes returns the original id', async () => {
     const a = await send('first', 42);
     const b = await send('different text', 42);
@@ -150,7 +150,7 @@ describe('messages (§8.3)', () => {
   });
 });
 
-describe('reactions (§8.4)', () => {
+describe('reactions (§R8.4)', () => {
   it('Add/Remove with variant B errors; List always 404', async () => {
     const id = (await send('react', 1)).json.messageId as bigint;
     const body = { channelId: emu.demo.textChannelId, messageId: String(id), emoji: 'x' };
@@ -167,7 +167,7 @@ describe('reactions (§8.4)', () => {
   });
 });
 
-describe('commands and interactions (§8.1, §8.2)', () => {
+describe('commands and interactions (§R8.1, §R8.2)', () => {
   it('Register validates, lower-cases and lists; Update/Delete 404 with message null', async () => {
     const bad = await http('POST', '/api/bot/ICommands/v1/Register', { name: 'x'.repeat(33), description: 'd' });
     expect(bad.text).toBe('{"error":"invalid_name","message":"Name must be 1-32 characters"}');

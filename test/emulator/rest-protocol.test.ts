@@ -51,7 +51,7 @@ afterAll(async () => {
   await emu.close();
 });
 
-describe('routing and auth order (§1.2, §1.6)', () => {
+describe('routing and auth order (§R1.2, §R1.6)', () => {
   it('unknown path is 404 with an empty body, before auth', async () => {
     for (const p of ['/api/bot/IBotSelf/v2/GetMe', '/api/bot/ICalls/v1/Accept', '/api/bot/INope/v1/X', '/nothing']) {
       const r = await http(emu.apiUrl, 'GET', p);
@@ -124,7 +124,7 @@ describe('routing and auth order (§1.2, §1.6)', () => {
   });
 });
 
-describe('CORS (§1.6 step 3)', () => {
+describe('CORS (§R1.6 step 3)', () => {
   it('answers preflights for allowed origins before auth and tags actual responses', async () => {
     const pre = await http(emu.apiUrl, 'OPTIONS', '/api/bot/IEvents/v1/Stream', {
       headers: {
@@ -149,7 +149,7 @@ describe('CORS (§1.6 step 3)', () => {
   });
 });
 
-describe('path token (§1.3)', () => {
+describe('path token (§R1.3)', () => {
   it('accepts /api/bot/<token>/… and /<token>/…, with %3A, overriding the header', async () => {
     const esc = token.replace(':', '%3A');
     for (const p of [
@@ -173,7 +173,7 @@ describe('path token (§1.3)', () => {
   });
 });
 
-describe('bad input never crashes (§2.3)', () => {
+describe('bad input never crashes (§R2.3)', () => {
   const send = (body: string | Buffer, headers: Record<string, string> = { 'content-type': 'application/json' }) =>
     http(emu.apiUrl, 'POST', '/api/bot/IMessages/v1/Send', { token, body, headers });
 
@@ -254,7 +254,7 @@ describe('bad input never crashes (§2.3)', () => {
   });
 });
 
-describe('error bodies and the membership filter (§2.2, §2.4, §2.5)', () => {
+describe('error bodies and the membership filter (§R2.2, §R2.4, §R2.5)', () => {
   it('variant A with null message, variant B without message, variant C from the filter', async () => {
     const a = await http(emu.apiUrl, 'DELETE', `/api/bot/ICommands/v1/Delete?commandId=${crypto.randomUUID()}`, {
       token,
@@ -346,7 +346,7 @@ describe('error bodies and the membership filter (§2.2, §2.4, §2.5)', () => {
   });
 });
 
-describe("the docs' curl-style request forms (§1.1, §4.3)", () => {
+describe("the docs' curl-style request forms (§R1.1, §R4.3)", () => {
   it('unprefixed path, Bot header, int64 as strings and PascalCase member names behave as documented', async () => {
     const randomId = '9007199254740993123';
     const r = await http(emu.apiUrl, 'POST', '/IMessages/v1/Send', {

@@ -54,7 +54,7 @@ async function burst(n: number, path = GET_ME, token = emu.bot.token): Promise<n
   return out;
 }
 
-describe('sliding window (§3)', () => {
+describe('sliding window (§R3)', () => {
   it('answers 429 after the interface limit with the exact headers and body, and no headers on success', async () => {
     const ok = await http(emu.apiUrl, 'GET', GET_ME, emu.bot.token);
     expect(ok.status).toBe(200);
@@ -109,7 +109,7 @@ describe('sliding window (§3)', () => {
   });
 });
 
-describe('concurrency (§3)', () => {
+describe('concurrency (§R3)', () => {
   it('10 in flight per bot, an SSE stream holds one; a concurrency rejection consumes no interface permit', async () => {
     const u = new URL(emu.apiUrl);
     const sse = request({

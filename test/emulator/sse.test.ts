@@ -120,7 +120,7 @@ afterEach(async () => {
   await emu.close();
 });
 
-describe('wire format (§5.3)', () => {
+describe('wire format (§R5.3)', () => {
   it('sends the exact headers and ready first with {intents, spaces[]}', async () => {
     const c = await stream();
     expect(c.status).toBe(200);
@@ -178,7 +178,7 @@ describe('wire format (§5.3)', () => {
   });
 });
 
-describe('delivery loop and intents (§5.2, §5.4)', () => {
+describe('delivery loop and intents (§R5.2, §R5.4)', () => {
   it('delivers only on the 500 ms tick, filters by intents, always delivers bot-lifecycle events', async () => {
     const c = await stream('?intents=0');
     emu.sendMessage(emu.demo.userIds[0], emu.demo.textChannelId, 'filtered');
@@ -234,7 +234,7 @@ describe('delivery loop and intents (§5.2, §5.4)', () => {
   });
 });
 
-describe('sessions, resume and faults (§5.5)', () => {
+describe('sessions, resume and faults (§R5.5)', () => {
   it('resumes events published while the bot was away, but not older than the replay window', async () => {
     const a = await stream('?intents=1');
     a.close();
@@ -306,7 +306,7 @@ describe('sessions, resume and faults (§5.5)', () => {
   });
 });
 
-describe('membership and entitlements (§5.4, §5.5)', () => {
+describe('membership and entitlements (§R5.4, §R5.5)', () => {
   it('a space joined mid-session starts at new events; botEntitlementsUpdated on every connect while short', async () => {
     const c = await stream('?intents=1');
     const other = emu.createSpace({ name: 'later', members: [emu.demo.userIds[0]] }).spaceId;
@@ -348,7 +348,7 @@ describe('membership and entitlements (§5.4, §5.5)', () => {
   });
 });
 
-describe('calls and presence (§6.1)', () => {
+describe('calls and presence (§R6.1)', () => {
   it('callIncoming only reaches a bot with an open stream; callEnded follows its own Reject and the ring timeout', async () => {
     const alice = emu.demo.userIds[0];
     const unheard = emu.placeCall({ fromUserId: alice });

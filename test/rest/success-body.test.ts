@@ -41,7 +41,7 @@ describe('2xx bodies that are not the answer', () => {
     expect(seen).toEqual([]);
   });
 
-  it('an empty 200 on the "empty 200" routes (spec §2.1) still resolves undefined', async () => {
+  it('an empty 200 on the "empty 200" routes (docs/platform.md §R2.1) still resolves undefined', async () => {
     const { client, seen } = await setup((_q, res) => empty200(res));
     await expect(client.interactions.ack({ interactionId: 'i' } as never)).resolves.toBeUndefined();
     await expect(client.typing.stop({ channelId: 'c' } as never)).resolves.toBeUndefined();

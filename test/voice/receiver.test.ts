@@ -265,7 +265,7 @@ class FakeSubscribeApi implements SubscribeApi {
   };
 }
 
-describe('VoiceReceiver.subscribe: one bot identity per subscription (audio-ws.md §6)', () => {
+describe('VoiceReceiver.subscribe: one bot identity per subscription (docs/platform.md §A6)', () => {
   const where = { spaceId: 'S1', channelId: 'C1' };
 
   it('warns once when two live subscriptions in one room share a REST client', async () => {
@@ -279,7 +279,7 @@ describe('VoiceReceiver.subscribe: one bot identity per subscription (audio-ws.m
     rx.subscribe('bob');
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatch(/bob and alice in S1\/C1 with the same bot identity/);
-    expect(warnings[0]).toMatch(/audio-ws\.md §6/);
+    expect(warnings[0]).toMatch(/docs\/platform\.md §A6\b/);
     // Another room with the same client is fine.
     rx.subscribe('carol', { channelId: 'C2' });
     expect(warnings).toHaveLength(1);

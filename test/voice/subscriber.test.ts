@@ -194,7 +194,7 @@ describe('VoiceSubscriber against the emulator', () => {
     }
   });
 
-  it('reconnects a subscribed socket that went silent (inactivity deadline, audio-ws.md §8a.13)', async () => {
+  it('reconnects a subscribed socket that went silent (inactivity deadline, docs/platform.md §A8a.13)', async () => {
     const { emu, rest, user, where } = await setup();
     const p = emu.joinVoice(user.userId, where);
     // Speaks until stopped and stalls for longer than the test may run: the frames after the

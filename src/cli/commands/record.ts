@@ -43,7 +43,7 @@ const HELP = [
   'Environment: ARGON_TOKEN, ARGON_API_URL, ARGON_SPACE_ID, ARGON_CHANNEL_ID, ARGON_AUDIO_URL,',
   'ARGON_EXTRA_TOKENS.',
   '',
-  'The gateway keeps one session per bot identity per room (audio-ws.md §6), so each --user needs',
+  'The gateway keeps one session per bot identity per room (docs/platform.md §A6), so each --user needs',
   'its own bot identity: the first user is received as ARGON_TOKEN, user n+1 as the n-th token of',
   'ARGON_EXTRA_TOKENS (comma-separated tokens of other bots that are members of the space). With',
   "too few tokens the users left over share ARGON_TOKEN's identity and replace each other's",
@@ -154,7 +154,7 @@ export const command: CliCommand = {
       if (sharing.length > 0) {
         const own = users.length - sharing.length;
         io.stderr.write(
-          `warning: ${users.length} users but only ${own} bot identit${own === 1 ? 'y' : 'ies'} (ARGON_TOKEN + ${own - 1} in ARGON_EXTRA_TOKENS): ${[users[0]!, ...sharing].join(', ')} share the ARGON_TOKEN identity in one room, so their subscriptions replace each other (audio-ws.md §6); add ${sharing.length} more token${sharing.length === 1 ? '' : 's'} of bots in the space to ARGON_EXTRA_TOKENS (comma-separated)\n`,
+          `warning: ${users.length} users but only ${own} bot identit${own === 1 ? 'y' : 'ies'} (ARGON_TOKEN + ${own - 1} in ARGON_EXTRA_TOKENS): ${[users[0]!, ...sharing].join(', ')} share the ARGON_TOKEN identity in one room, so their subscriptions replace each other (docs/platform.md §A6); add ${sharing.length} more token${sharing.length === 1 ? '' : 's'} of bots in the space to ARGON_EXTRA_TOKENS (comma-separated)\n`,
         );
       }
       const receiver = new VoiceReceiver({ rest: ctx.rest, ...where, gatewayUrl });
