@@ -1,0 +1,204 @@
+/**
+ * Leases, fencing, placement and drain against a real nats-server, with workers in this process
+ * running stand-in sessions (no audio) so that holders can be checked at every instant: each
+ * session registers itself while live, and a second live session for one space is a violation.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClusterClient } from '../../src/cluster/client.js';
+import { Lease } from '../../src/cluster/lease.js';
+import { connectNats, type NatsConnection, openStores } from '../../src/cluster/nats.js';
+import type { SpaceSession, SpaceSessionContext } from '../../src/cluster/playback.js';
+import type { SpaceStatus } from '../../src/cluster/wire.js';
+import { VoiceWorker } from '../../src/cluster/worker.js';
+import { TypedEmitter } from '../../src/util/emitter.js';
+import { type NatsServer, startNats, until } from './helpers.js';
+
+/** Live stand-in sessions by space, and every overlap seen. */
+class Registry {
+  readonly live = new Map<string, string>();
+  readonly violations: string[] = [];
+  readonly started: Array<{ spaceId: string; workerId: string; resumedAt: number | undefined }> = [];
+}
+
+class StandInSession extends TypedEmitter<{ change: []; failed: [Error] }> implements SpaceSession {
+  #closed = false;
+  readonly #t0 = performance.now();
+  constructor(
+    readonly ctx: SpaceSessionContext,
+    readonly reg: Registry,
+  ) {
+    super();
+    const other = reg.live.get(ctx.state.spaceId);
+    if (other) reg.violations.push(`${ctx.workerId} started ${ctx.state.spaceId} while ${other} was live`);
+    reg.live.set(ctx.state.spaceId, ctx.workerId);
+    reg.started.push({ spaceId: ctx.state.spaceId, workerId: ctx.workerId, resumedAt: ctx.state.current?.positionMs });
+  }
+  #pos(): number {
+    return (this.ctx.state.current?.positionMs ?? 0) + Math.round(performance.now() - this.#t0);
+  }
+  snapshot() {
+    const s = this.ctx.state;
+    const track = s.current?.track ?? s.queue[0];
+    return {
+      current: track ? { track, positionMs: this.#pos(), reportedAtMs: Date.now() } : undefined,
+      queue: s.current ? s.queue : s.queue.slice(1),
+      volume: s.volume,
+      paused: false,
+    };
+  }
+  status(): SpaceStatus {
+    return { spaceId: this.ctx.state.spaceId, status: 'playing', positionMs: this.#pos(), framesSent: 0 };
+  }
+  command(): string {
+    return 'ok';
+  }
+  destroy(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.reg.live.get(this.ctx.state.spaceId) === this.ctx.workerId) this.reg.live.delete(this.ctx.state.spaceId);
+  }
+  async close(): Promise<void> {
+    this.destroy();
+  }
+}
+
+describe('cluster leases, fencing, placement and drain (real nats-server)', () => {
+  let nats: NatsServer;
+  const conns: NatsConnection[] = [];
+  const workers: VoiceWorker[] = [];
+  const connect = async () => {
+    const nc = await connectNats(nats.url);
+    conns.push(nc);
+    return nc;
+  };
+
+  beforeAll(async () => {
+    nats = await startNats();
+  });
+  afterAll(async () => {
+    for (const w of workers) w.abandon();
+    await Promise.all(conns.map((c) => c.close().catch(() => undefined)));
+    await nats?.close();
+  });
+
+  it('a lease is exclusive, outlives many TTLs while renewed, expires when abandoned, and is free at once when released', async () => {
+    const stores = await openStores(await connect(), 'lease-bot', { leaseTtlMs: 1000 });
+    expect(stores.leaseTtlMs).toBe(1000);
+    const opts = { kv: stores.leases, key: 'k', ttlMs: stores.leaseTtlMs };
+    const a = await Lease.claim({ ...opts, holder: 'a' });
+    expect(a).toBeDefined();
+    expect(await Lease.claim({ ...opts, holder: 'b' })).toBeUndefined();
+    // Renewals keep it: wait until the key has been rewritten several times (revision moves on).
+    const firstRev = a!.revision!;
+    await until(() => (a!.revision! >= firstRev + 4 ? true : undefined), 'four renewals');
+    expect(a!.valid).toBe(true);
+    expect(await Lease.claim({ ...opts, holder: 'b' })).toBeUndefined();
+    // Abandoned (a crash): nobody can take it until the server expires it, then someone can.
+    a!.abandon();
+    const b = await until(
+      async () => (await Lease.claim({ ...opts, holder: 'b' })) ?? undefined,
+      'b to claim after expiry',
+    );
+    expect(b.holder).toBe('b');
+    // Released: free at once.
+    await b.release();
+    const c = await Lease.claim({ ...opts, holder: 'c' });
+    expect(c).toBeDefined();
+    await c!.release();
+  });
+
+  it('spreads spaces across workers, fences a cut-off worker before anyone else starts its spaces, and drains without a TTL wait', async () => {
+    const reg = new Registry();
+    const botId = 'placement-bot';
+    const ncs = new Map<string, NatsConnection>();
+    const mk = async (id: string, maxStreams = 8) => {
+      const nc = await connect();
+      ncs.set(id, nc);
+      const w = new VoiceWorker({
+        nats: nc,
+        botId,
+        workerId: id,
+        // Fence margin ttl/4 = 500 ms between a cut-off worker stopping and the key expiring.
+        leaseTtlMs: 2000,
+        maxStreams,
+        placementStepMs: 300,
+        createSession: (ctx) => new StandInSession(ctx, reg),
+      });
+      workers.push(w);
+      await w.start();
+      return w;
+    };
+    const [a, b, c] = [await mk('a'), await mk('b'), await mk('c')];
+    const client = new ClusterClient({ nats: await connect(), botId, leaseTtlMs: 2000 });
+    const spaces = ['s1', 's2', 's3', 's4', 's5', 's6'];
+    await Promise.all(
+      spaces.map((s) => client.command(s, { op: 'play', input: `/music/${s}.opus` }, { channelId: `${s}-voice` })),
+    );
+    await until(() => (a.spaces.length + b.spaces.length + c.spaces.length === 6 ? true : undefined), 'all six held');
+    const counts = [a, b, c].map((w) => w.spaces.length);
+    expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
+
+    // Cut a off from NATS (its process lives on, its sessions too, until it fences itself).
+    const aSpaces = a.spaces;
+    expect(aSpaces.length).toBeGreaterThan(0);
+    const lost: string[] = [];
+    a.on('released', (s, why) => why === 'lost' && lost.push(s));
+    await ncs.get('a')!.close();
+    await until(() => (lost.length === aSpaces.length ? true : undefined), 'a to fence every space');
+    await until(
+      () => (aSpaces.every((s) => b.spaces.includes(s) || c.spaces.includes(s)) ? true : undefined),
+      "a's spaces on b and c",
+    );
+    expect(reg.violations).toEqual([]);
+    expect(b.spaces.length + c.spaces.length).toBe(6);
+    // The new holders resumed from a position a had written (not from zero).
+    for (const s of aSpaces) {
+      const start = reg.started.filter((x) => x.spaceId === s).at(-1)!;
+      expect(start.workerId).not.toBe('a');
+      expect(start.resumedAt).toBeGreaterThan(0);
+    }
+
+    // Drain b: its spaces go to c (the only running worker), and its leases are deleted rather than
+    // left to expire, so c does not wait a TTL for them.
+    const bSpaces = b.spaces;
+    const stores = await openStores(await connect(), botId);
+    const releasedAt = new Map<string, number>();
+    b.on('released', (s) => releasedAt.set(s, Date.now()));
+    await b.drain();
+    for (const s of bSpaces) {
+      const e = await stores.leases.get(stores.names.spaceLease(s));
+      // Either already deleted (DEL marker) or already re-taken by c.
+      expect(e?.operation === 'DEL' || c.spaces.includes(s)).toBe(true);
+    }
+    await until(() => (bSpaces.every((s) => c.spaces.includes(s)) ? true : undefined), "b's spaces on c");
+    expect(reg.violations).toEqual([]);
+    for (const s of bSpaces) expect(reg.started.filter((x) => x.spaceId === s).at(-1)!.workerId).toBe('c');
+    await b.close();
+    expect(b.state.status).toBe('closed');
+  }, 90_000);
+
+  it('takes no space above maxStreams; a queued space waits for a worker with room', async () => {
+    const reg = new Registry();
+    const botId = 'capacity-bot';
+    const w = new VoiceWorker({
+      nats: await connect(),
+      botId,
+      workerId: 'small',
+      leaseTtlMs: 1500,
+      maxStreams: 1,
+      createSession: (ctx) => new StandInSession(ctx, reg),
+    });
+    workers.push(w);
+    await w.start();
+    const client = new ClusterClient({ nats: await connect(), botId });
+    await client.command('x1', { op: 'play', input: '/a.opus' }, { channelId: 'v' });
+    await expect(
+      client.command('x2', { op: 'play', input: '/b.opus' }, { channelId: 'v', timeoutMs: 2000 }),
+    ).rejects.toMatchObject({ code: 'ARGON_VOICE_TIMEOUT' });
+    expect(w.spaces).toEqual(['x1']);
+    // Stopping x1 frees the slot: x2, still active in KV, is taken.
+    await client.command('x1', { op: 'stop' });
+    await until(() => (w.spaces.includes('x2') ? true : undefined), 'x2 taken once there is room');
+    expect(w.spaces).toEqual(['x2']);
+  }, 60_000);
+});
