@@ -173,7 +173,10 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
       for (let i = 0; i < 400 && !/: subscribed/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
       expect(err).toMatch(/: subscribed/);
       // Kill once two seconds were flushed (at least every second): waited for on disk, not guessed.
-      await until(() => onDisk(dir).samples >= 2 * 48_000, '2 s flushed to disk', { intervalMs: 25, timeoutMs: 30_000 });
+      await until(() => onDisk(dir).samples >= 2 * 48_000, '2 s flushed to disk', {
+        intervalMs: 25,
+        timeoutMs: 30_000,
+      });
       child.kill(sig);
       const { code, signal } = await exited;
       const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg'));
