@@ -238,6 +238,20 @@ export function registerSecret(secret: string | undefined): void {
   if (secret && secret.length >= 8) knownSecrets.add(secret);
 }
 
+/**
+ * Forgets a secret registered with {@link registerSecret} once nothing uses it any more (a
+ * replaced StreamToken, the token of an ended call), so a bot that runs for days does not keep
+ * every token it ever held and scan them all for each message. A JWT stays redacted by its shape.
+ */
+export function forgetSecret(secret: string | undefined): void {
+  if (secret) knownSecrets.delete(secret);
+}
+
+/** How many secrets are registered (leak checks in long-running tests and soaks). */
+export function registeredSecretCount(): number {
+  return knownSecrets.size;
+}
+
 // Bot tokens are `<32 hex>:<base64url secret>`; JWTs are three base64url parts.
 const TOKEN_PATTERN = /\b[0-9a-fA-F]{32}(?::|%3[aA])[A-Za-z0-9_-]{8,200}/g;
 const JWT_PATTERN = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g;

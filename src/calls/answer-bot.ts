@@ -11,7 +11,7 @@
  * ```
  * @packageDocumentation
  */
-import { InvalidInputError, registerSecret, TimeoutError } from '../errors.js';
+import { forgetSecret, InvalidInputError, registerSecret, TimeoutError } from '../errors.js';
 import type { WaitOptions } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { DuplexSession, type DuplexSessionOptions } from '../voice/duplex.js';
@@ -46,7 +46,8 @@ export interface DuplexFactoryOptions {
 /**
  * Builds the `openSession` of a {@link CallManager}: one {@link DuplexSession} per accepted
  * call, on `audioBaseUrl + /audio/duplex` with `target_identity=<callerId>`, wrapped in a
- * {@link DuplexCallSession}. The call token is registered as a secret (never printed).
+ * {@link DuplexCallSession}. The call token is registered as a secret (never printed) until the
+ * call's session closes.
  */
 export function duplexSessionFactory(
   options: DuplexFactoryOptions = {},
@@ -68,12 +69,15 @@ export function duplexSessionFactory(
         callerId: acceptance.callerId,
       }),
     });
-    return new DuplexCallSession(duplex, {
+    const session = new DuplexCallSession(duplex, {
       callId: call.callId,
       callerId: acceptance.callerId,
       ...(options.player ? { player: options.player } : {}),
       ...(options.clock ? { clock: options.clock } : {}),
     });
+    // The call token dies with the call: keep the redaction registry from growing by one per call.
+    session.once('closed', () => forgetSecret(acceptance.token));
+    return session;
   };
 }
 

@@ -29,6 +29,7 @@ import {
   ProtocolError,
   TimeoutError,
   TransportError,
+  forgetSecret,
   registerSecret,
 } from '../errors.js';
 import type { FramePacerOptions, PacerMetrics } from '../pacing/index.js';
@@ -548,6 +549,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       const wallNow = (this.#opts.wallClockMs ?? Date.now)();
       const expiresAtMs = jwtExpiryMs(grant.token) ?? wallNow + 2 * 3600_000;
       const receivedAt = this.#clock.now();
+      // The replaced token is never used again: drop it from the redaction registry.
+      if (this.#grant && this.#grant.token !== grant.token) forgetSecret(this.#grant.token);
       this.#grant = {
         token: grant.token,
         ingressUrl: grant.ingressUrl,
@@ -653,6 +656,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     this.#life.abort(reason ?? new ClosedError('closed'));
     if (this.#refreshTimer !== undefined) this.#clock.clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
+    forgetSecret(this.#grant?.token);
     if (active.get(this.#key) === this) active.delete(this.#key);
     this.pacer.stop();
     if (this.#socketOpen) {

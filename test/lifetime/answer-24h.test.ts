@@ -17,11 +17,13 @@ import type { DuplexCallSession } from '../../src/calls/duplex-adapter.js';
 import type { EchoProgress, EchoResult } from '../../src/calls/echo.js';
 import { parsePolicySpec } from '../../src/calls/policy.js';
 import { SimulatedParticipant } from '../../src/emulator/audio/participants.js';
+import { registeredSecretCount } from '../../src/errors.js';
 import { EventStream } from '../../src/events/event-stream.js';
 import { intents } from '../../src/events/intents.js';
 import { RestClient } from '../../src/rest/client.js';
 import type { RawEventStreamResponse } from '../../src/rest/types.js';
 import { TOKEN } from '../rest/stub.js';
+import { FakeDispatcher } from './helpers/fake-dispatcher.js';
 import { numbered, numberedSource } from './helpers/frames.js';
 import { MemoryGateway } from './helpers/memory-gateway.js';
 
@@ -222,7 +224,17 @@ describe('24 h of answer on a fake clock', () => {
   it('1 440 calls, one a minute, leave no session, timer or listener behind', async () => {
     const gw = MemoryGateway.install();
     const platform = new FakePlatform(gw);
-    const rest = new RestClient({ token: TOKEN, baseUrl: 'http://api.invalid', clock: gw.clock });
+    // ICalls go through the real dispatch core (rate limiter, deadlines, aborts) to an in-memory
+    // platform; only the SSE body is handed over directly.
+    const dispatcher = new FakeDispatcher(async (req) => {
+      const body = req.body as { callId: string; reason?: string };
+      if (req.method === 'POST' && req.path.endsWith('/ICalls/v20260401/Accept'))
+        return { status: 200, body: await platform.accept(body) };
+      if (req.method === 'POST' && req.path.endsWith('/ICalls/v20260401/Reject'))
+        return { status: 200, body: await platform.reject(body) };
+      return { status: 404, body: { error: 'not_found' } };
+    });
+    const rest = new RestClient({ token: TOKEN, baseUrl: 'http://api.invalid', clock: gw.clock, dispatcher });
     let restListeners = 0;
     const onSuccess = rest.core.onSuccess.bind(rest.core);
     rest.core.onSuccess = (l) => {
@@ -233,8 +245,6 @@ describe('24 h of answer on a fake clock', () => {
         off();
       };
     };
-    rest.calls.accept = platform.accept as typeof rest.calls.accept;
-    rest.calls.reject = platform.reject as typeof rest.calls.reject;
     rest.events.stream = platform.stream;
     const stop = new AbortController();
 
@@ -303,6 +313,8 @@ describe('24 h of answer on a fake clock', () => {
       managerListeners: MANAGER_EVENTS.map((e) => manager.listenerCount(e)),
       restListeners,
       sseConnects: platform.sseConnects,
+      // Call tokens registered for redaction are forgotten when their call ends.
+      secrets: registeredSecretCount(),
     });
     await gw.runFor(MINUTE);
     const before = snapshot();
@@ -323,6 +335,7 @@ describe('24 h of answer on a fake clock', () => {
     // Every call was answered and ended, the way its caller behaved.
     expect(errors).toEqual([]);
     expect(platform.accepts).toBe(CALLS);
+    expect(dispatcher.requests).toBe(2 * CALLS);
     const hangUps = Array.from({ length: CALLS }, (_, i) => variantOf(i)).filter((v) => v === 'caller-hangs-up').length;
     // A caller's hang-up reaches the bot as `target_left` on the socket or `callEnded` on the
     // stream, whichever comes first.

@@ -8,6 +8,7 @@
  * over an in-memory socket pair; the published frames are checked slot by slot.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { registeredSecretCount } from '../../src/errors.js';
 import { AudioPlayer } from '../../src/voice/player.js';
 import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
 import { numberedSource } from './helpers/frames.js';
@@ -84,6 +85,7 @@ describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
     conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
     const sessionId = (c.state as { sessionId: string }).sessionId;
+    const secrets = registeredSecretCount();
     // 2 h 10 min of audio: frame n must be the n-th frame after the first, one per 20 ms slot.
     const FRAMES = (2 * HOUR + 10 * 60_000) / 20;
     player = new AudioPlayer(c, { clock: g.clock });
@@ -97,6 +99,8 @@ describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
     expect(refreshLead).toBeGreaterThanOrEqual(10 * 60_000 - 1000);
     expect(refreshLead).toBeLessThanOrEqual(10 * 60_000);
     expect(tokens[1]!.expiresAtMs).toBeGreaterThan(tokens[0]!.expiresAtMs);
+    // The replaced token left the redaction registry.
+    expect(registeredSecretCount()).toBe(secrets);
     // Past the first token's expiry (and its 1 min leeway), still the same socket: no handover.
     expect(g.wallClockMs()).toBeGreaterThan(tokens[0]!.expiresAtMs + 60_000);
     expect(g.closedSessions).toEqual([]);
@@ -133,11 +137,15 @@ describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
     gw = MemoryGateway.install();
     const g = gw;
     // 5 min tokens with the default 10 min lead: refresh every 150 s.
-    const { c, tokens } = open(g, 300);
+    const { c, tokens, issued } = open(g, 300);
     conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
+    const secrets = registeredSecretCount();
     await g.runFor(30 * 60_000);
     const refreshes = tokens.filter((t) => t.reason === 'refresh');
+    // One registered token at a time, however many refreshes.
+    expect(issued.length).toBe(refreshes.length + 1);
+    expect(registeredSecretCount()).toBe(secrets);
     expect(refreshes.length).toBeGreaterThanOrEqual(11);
     expect(refreshes.length).toBeLessThanOrEqual(12);
     for (let i = 1; i < refreshes.length; i++) {
