@@ -11,6 +11,11 @@ import { InvalidInputError } from '../src/errors.js';
 export interface LinearFit {
   slope: number;
   intercept: number;
+  /**
+   * Standard error of the slope (NaN with two points). It assumes independent residuals; memory
+   * samples follow GC cycles and are not independent, so read it as a lower bound.
+   */
+  slopeStdErr: number;
   /** Points used. */
   n: number;
 }
@@ -39,7 +44,11 @@ export function leastSquares(points: ReadonlyArray<readonly [x: number, y: numbe
   }
   if (sxx === 0) throw new InvalidInputError('leastSquares: every x is equal');
   const slope = sxy / sxx;
-  return { slope, intercept: my - slope * mx, n };
+  const intercept = my - slope * mx;
+  let ssr = 0;
+  for (const [x, y] of points) ssr += (y - intercept - slope * x) ** 2;
+  const slopeStdErr = n > 2 ? Math.sqrt(ssr / (n - 2) / sxx) : Number.NaN;
+  return { slope, intercept, slopeStdErr, n };
 }
 
 /** Growth of one series after the warm-up. */
@@ -57,6 +66,11 @@ export interface GrowthFigures {
   overWindow: number;
   /** {@link overWindow} as % of {@link mean}: the figure the ±5 % goal applies to. */
   overWindowPct: number;
+  /**
+   * Half-width of the ≈95 % interval of {@link overWindowPct} (1.96 standard errors of the slope):
+   * when it is wider than the goal, the run was too short to resolve the goal.
+   */
+  overWindowPctCi95: number;
   /** {@link perHour} as % of {@link mean} (an extrapolation when the window is shorter than 1 h). */
   perHourPct: number;
   /** The fitted line. */
@@ -92,6 +106,7 @@ export function growthAfterWarmup(
     perHour,
     overWindow,
     overWindowPct: mean === 0 ? 0 : (overWindow / mean) * 100,
+    overWindowPctCi95: mean === 0 ? 0 : ((1.96 * fit.slopeStdErr * (toS - fromS)) / Math.abs(mean)) * 100,
     perHourPct: mean === 0 ? 0 : (perHour / mean) * 100,
     fit,
   };
@@ -108,6 +123,8 @@ export interface ResourceSnapshot {
   fds: number;
   /** Of those, sockets (`readlink` gives `socket:[inode]`). */
   socketFds: number;
+  /** The fds by kind of target (`socket`, `pipe`, `anon_inode:[eventfd]`, a path, …), when known. */
+  fdKinds?: Record<string, number>;
   /** `process.getActiveResourcesInfo()` counted by type (`Timeout`, `TCPSocketWrap`, …). */
   resources: Record<string, number>;
   /** Listener counts on long-lived emitters, by a name the caller chooses. */
@@ -138,11 +155,13 @@ export interface ResourceComparison {
  */
 export function compareResources(start: ResourceSnapshot, end: ResourceSnapshot): ResourceComparison {
   const rows: ResourceRow[] = [];
+  const keys = (a: Record<string, number>, b: Record<string, number>) =>
+    [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   const add = (what: string, a: number, b: number) => rows.push({ what, start: a, end: b, delta: b - a });
   add('fds', start.fds, end.fds);
   add('socket fds', start.socketFds, end.socketFds);
-  const keys = (a: Record<string, number>, b: Record<string, number>) =>
-    [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+  for (const k of keys(start.fdKinds ?? {}, end.fdKinds ?? {}))
+    add(`fds: ${k}`, start.fdKinds?.[k] ?? 0, end.fdKinds?.[k] ?? 0);
   for (const k of keys(start.resources, end.resources))
     add(`active ${k}`, start.resources[k] ?? 0, end.resources[k] ?? 0);
   for (const k of keys(start.listeners, end.listeners))

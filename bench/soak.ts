@@ -130,19 +130,21 @@ const MB = 2 ** 20;
 const round = (x: number, d = 2) => Math.round(x * 10 ** d) / 10 ** d;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-/** Counts of fds and of socket fds of this process (Linux `/proc`; zeros elsewhere). */
-function fdCounts(): { fds: number; socketFds: number } {
-  if (!existsSync('/proc/self/fd')) return { fds: 0, socketFds: 0 };
+/** Counts of fds, of socket fds and of fds by kind of this process (Linux `/proc`; zeros elsewhere). */
+function fdCounts(): { fds: number; socketFds: number; fdKinds: Record<string, number> } {
+  if (!existsSync('/proc/self/fd')) return { fds: 0, socketFds: 0, fdKinds: {} };
   const fds = readdirSync('/proc/self/fd');
-  let socketFds = 0;
+  const kinds: string[] = [];
   for (const fd of fds) {
     try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) socketFds++;
+      // socket:[123] and pipe:[456] by kind; anon_inode:[eventfd] and paths as they are.
+      kinds.push(readlinkSync(`/proc/self/fd/${fd}`).replace(/^(socket|pipe):\[\d+\]$/, '$1'));
     } catch {
       // the fd of the directory listing itself is gone by now
     }
   }
-  return { fds: fds.length, socketFds };
+  const fdKinds = countByName(kinds);
+  return { fds: fds.length, socketFds: fdKinds.socket ?? 0, fdKinds };
 }
 
 /** The commit the run measured, and how many files under src/ differed from it (a shared tree). */
@@ -217,6 +219,9 @@ interface Sample {
   socketFds: number;
   timers: number;
   listeners: number;
+  /** Sums over the publishing streams since the start of the run (latest pacer snapshots, ≤ 1 s old). */
+  pubUnderruns: number;
+  pubDropouts: number;
   emulatorRssMb: number;
 }
 
@@ -402,16 +407,19 @@ async function parent(): Promise<void> {
     const samples: Sample[] = [];
     const sample = () => {
       const m = process.memoryUsage();
-      const fd = fdCounts();
+      const { fds, socketFds } = fdCounts();
       samples.push({
         tS: round((performance.now() - t0) / 1000, 1),
         rssMb: round(m.rss / MB),
         heapUsedMb: round(m.heapUsed / MB),
         heapTotalMb: round(m.heapTotal / MB),
         externalMb: round(m.external / MB),
-        ...fd,
+        fds,
+        socketFds,
         timers: process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length,
         listeners: listenerCount(),
+        pubUnderruns: publish.reduce((n, s) => n + s.connection.metrics.underruns - pubBase[s.i]!.underruns, 0),
+        pubDropouts: publish.reduce((n, s) => n + s.connection.metrics.dropouts - pubBase[s.i]!.dropouts, 0),
         emulatorRssMb: childRssMb(emulator.pid),
       });
     };
@@ -443,6 +451,8 @@ async function parent(): Promise<void> {
           underruns: m.underruns - b.underruns,
           fillerFrames: m.fillerFrames - b.fillerFrames,
           networkDrops: m.networkDrops - b.networkDrops,
+          dropouts: m.dropouts - b.dropouts,
+          droppedMs: m.droppedMs - b.droppedMs,
           spacingP99Ms: round(m.spacingP99Ms),
           tracksFinished: s.tracksFinished - tracksBase[s.i]!,
           trackErrors: s.trackErrors,
@@ -505,6 +515,11 @@ async function parent(): Promise<void> {
 
     // ── figures ──
     const series = (k: 'rssMb' | 'heapUsedMb') => samples.map((s) => [s.tS, s[k]] as [number, number]);
+    // RSS outside the V8 heap: native memory (codec state, sockets, buffers), without the GC sawtooth.
+    const nonHeap = growthAfterWarmup(
+      samples.map((s) => [s.tS, s.rssMb - s.heapTotalMb] as [number, number]),
+      warmupS,
+    );
     const memRow = (name: string, g: GrowthFigures, goal: boolean) => ({
       series: name,
       samples: g.samples,
@@ -513,6 +528,7 @@ async function parent(): Promise<void> {
       meanMb: round(g.mean),
       growthMbOverWindow: round(g.overWindow),
       growthPctOverWindow: round(g.overWindowPct),
+      ci95Pct: round(g.overWindowPctCi95),
       growthMbPerHour: round(g.perHour),
       growthPctPerHour: round(g.perHourPct),
       goal: goal ? (withinGrowthGoal(g, RSS_GOAL_PCT) ? 'pass' : 'FAIL') : '-',
@@ -538,10 +554,13 @@ async function parent(): Promise<void> {
         closeS: round(closeS, 2),
         settleS: round(settleS, 2),
         rssGrowthPctAfterWarmup: round(rss.overWindowPct),
+        rssGrowthCi95Pct: round(rss.overWindowPctCi95),
         rssGrowthMbPerHour: round(rss.perHour),
         rssGoal: `${withinGrowthGoal(rss, RSS_GOAL_PCT) ? 'pass' : 'FAIL'} (±${RSS_GOAL_PCT} % after warm-up)`,
         heapGrowthPctAfterWarmup: round(heap.overWindowPct),
         heapGrowthMbPerHour: round(heap.perHour),
+        nonHeapRssGrowthPctAfterWarmup: round(nonHeap.overWindowPct),
+        nonHeapRssGrowthMbPerHour: round(nonHeap.perHour),
         resourceLeak: resources.leak ? `yes: ${resources.grown.map((r) => `${r.what} +${r.delta}`).join(', ')}` : 'no',
         listenerGrowthDuringRun: listenerGrowth,
         rssStartMb: round(startMem.rss / MB),
@@ -554,6 +573,8 @@ async function parent(): Promise<void> {
         publishLateFrames: sum(pubRows, 'framesLate'),
         publishSkippedFrames: sum(pubRows, 'framesSkipped'),
         publishNetworkDrops: sum(pubRows, 'networkDrops'),
+        publishDropouts: sum(pubRows, 'dropouts'),
+        publishDroppedMs: sum(pubRows, 'droppedMs'),
         publishTracksFinished: sum(pubRows, 'tracksFinished'),
         publishTrackErrors: sum(pubRows, 'trackErrors'),
         publishReconnects: sum(pubRows, 'reconnects'),
@@ -578,7 +599,7 @@ async function parent(): Promise<void> {
         node: process.version,
         source: sourceTree(),
       },
-      memory: [memRow('rss', rss, true), memRow('heapUsed', heap, false)],
+      memory: [memRow('rss', rss, true), memRow('heapUsed', heap, false), memRow('rss − heapTotal', nonHeap, false)],
       resources: resources.rows,
       publish: pubRows,
       listen: lisRows,
@@ -594,7 +615,21 @@ async function parent(): Promise<void> {
             { name: 'RSS fit', points: fitLine(rss) },
             { name: 'heap used', points: samples.map((s) => [round(s.tS / 60, 3), s.heapUsedMb] as [number, number]) },
             { name: 'heap fit', points: fitLine(heap) },
+            {
+              name: 'RSS − V8 heap total',
+              points: samples.map((s) => [round(s.tS / 60, 3), round(s.rssMb - s.heapTotalMb)] as [number, number]),
+            },
           ],
+        },
+        {
+          kind: 'line' as const,
+          title: `publishing streams: underruns and dropouts since the start of the run (sum of ${publish.length} streams)`,
+          xLabel: 'minutes',
+          yLabel: 'count',
+          series: (['pubUnderruns', 'pubDropouts'] as const).map((k) => ({
+            name: k === 'pubUnderruns' ? 'underruns' : 'dropouts',
+            points: samples.map((s) => [round(s.tS / 60, 3), s[k]] as [number, number]),
+          })),
         },
         {
           kind: 'line' as const,

@@ -19,6 +19,7 @@ describe('soak figures: least squares', () => {
     ]);
     expect(fit.slope).toBeCloseTo(2, 12);
     expect(fit.intercept).toBeCloseTo(1, 12);
+    expect(fit.slopeStdErr).toBeCloseTo(0, 12);
     expect(fit.n).toBe(4);
   });
 
@@ -32,6 +33,8 @@ describe('soak figures: least squares', () => {
     ]);
     expect(fit.slope).toBeCloseTo(0.8, 12);
     expect(fit.intercept).toBeCloseTo(1.3, 12);
+    // Residuals −0.3, 0.9, −0.9, 0.3: SSR 1.8; SE = √(1.8 / 2 / 5) = 0.3√2 ≈ 0.4243.
+    expect(fit.slopeStdErr).toBeCloseTo(Math.sqrt(0.18), 12);
   });
 
   it('refuses too few points, equal x and non-finite values with a typed error', () => {
@@ -69,8 +72,17 @@ describe('soak figures: growth after the warm-up', () => {
     expect(g.mean).toBeCloseTo(142.4, 8);
     expect(g.overWindowPct).toBeCloseTo((4.8 / 142.4) * 100, 8);
     expect(g.perHourPct).toBeCloseTo((36 / 142.4) * 100, 8);
+    expect(g.overWindowPctCi95).toBeCloseTo(0, 8); // an exact line
     expect(withinGrowthGoal(g)).toBe(true); // 3.37 %
     expect(withinGrowthGoal(g, 3)).toBe(false);
+  });
+
+  it('gives a wider interval to a noisier series', () => {
+    // The same ramp with a ±5 MB sawtooth (GC cycles) after the warm-up.
+    const noisy = series.map(([t, v], i) => [t, t < 120 ? v : v + (i % 2 ? 5 : -5)] as [number, number]);
+    const g = growthAfterWarmup(noisy, 120);
+    expect(g.overWindowPctCi95).toBeGreaterThan(1);
+    expect(Math.abs(g.overWindowPct - (4.8 / 142.4) * 100)).toBeLessThan(g.overWindowPctCi95);
   });
 
   it('counts a shrinking series against the goal by its magnitude', () => {
