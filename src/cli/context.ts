@@ -16,7 +16,7 @@
 import { InvalidInputError, registerSecret } from '../errors.js';
 import type { Emulator } from '../emulator/index.js';
 import { RestClient } from '../rest/index.js';
-import type { CliIo } from './main.js';
+import type { CliIo } from './types.js';
 
 /** Default REST base when `ARGON_API_URL` is not set (docs/platform.md §R1.1). */
 export const DEFAULT_API_URL = 'https://gateway.argon.zone';

@@ -3,26 +3,13 @@
  * `./commands/`. Each command module exports `run(argv, io)` and `help`.
  * @packageDocumentation
  */
-import { redactSecrets } from '../errors.js';
+import { describeError } from './errors.js';
+import type { CliCommand, CliIo } from './types.js';
 
-/** Where a command writes; injectable so tests can capture output. */
-export interface CliIo {
-  stdout: NodeJS.WritableStream;
-  stderr: NodeJS.WritableStream;
-  env: NodeJS.ProcessEnv;
-  /** Aborted on SIGINT/SIGTERM. */
-  signal: AbortSignal;
-}
-
-/** Shape of a command module. */
-export interface CliCommand {
-  /** One-line summary shown in the main help. */
-  summary: string;
-  /** Full `--help` text. */
-  help: string;
-  /** Runs the command; resolves with the process exit code. */
-  run(argv: string[], io: CliIo): Promise<number>;
-}
+// Shared with the commands through ./types.js and ./errors.js (commands never import this module,
+// which imports them); re-exported for callers of the entry point.
+export { describeError } from './errors.js';
+export type { CliCommand, CliIo } from './types.js';
 
 // Explicit imports (not a template path) so bundlers and vitest can resolve every command.
 const LOADERS = {
@@ -108,19 +95,4 @@ export async function main(argv: string[], ioOverride?: Partial<CliIo>): Promise
       process.off('SIGTERM', onSignal);
     }
   }
-}
-
-/**
- * One line for the user: the error's message followed by its causes (`cause` chain, up to four
- * deep, repeats dropped), so "closed before ready" also says "HTTP 401 …". Secrets are redacted.
- */
-export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = err;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
-    const msg = cur instanceof Error ? cur.message : String(cur);
-    if (msg && !parts.some((p) => p.includes(msg))) parts.push(msg);
-    cur = cur instanceof Error ? cur.cause : undefined;
-  }
-  return redactSecrets(parts.join(': caused by: ') || 'unknown error');
 }

@@ -4,7 +4,7 @@
  * and clears the line.
  * @packageDocumentation
  */
-import type { CliIo } from './main.js';
+import type { CliIo } from './types.js';
 
 /** A running status line. */
 export interface Progress {

@@ -20,8 +20,8 @@ import { EventStream } from '../../events/event-stream.js';
 import { intents } from '../../events/intents.js';
 import { withDeadline } from '../../util/abort.js';
 import { parseFlags, resolvePlatform } from '../context.js';
-import type { CliCommand, CliIo } from '../main.js';
-import { describeError } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
+import { describeError } from '../errors.js';
 
 const HELP = `Usage: argon-voice answer [options]
 

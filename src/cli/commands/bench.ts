@@ -11,7 +11,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 import { type ReportChart, type ReportData, type ReportSection, type ReportTable, renderReport } from '../report.js';
 
 /** The suites, in the order they run, with what each measures. */

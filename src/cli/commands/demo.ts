@@ -45,7 +45,7 @@ import {
 } from '../demo/report.js';
 import { type DemoSnapshot, isInteractive, LiveStatsPrinter, terminalColumns } from '../demo/stats.js';
 import { DemoVoice } from '../demo/voice.js';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 import { renderReport } from '../report.js';
 
 const HELP = `Usage: argon-voice demo [--seconds N] [--out DIR] [--seed N]
@@ -82,7 +82,7 @@ export const DEMO_IMPAIRMENT: ImpairmentOptions = {
 const TOPOLOGY_NOTE =
   'Bot identities: the music bot publishes on /audio/connect; each subscription (/audio/subscribe) runs under its own ' +
   'recorder bot, because the gateway keeps one session per bot identity per room and a second one kicks the first ' +
-  '(audio-ws.md §6).';
+  '(docs/platform.md §A6).';
 
 /** Async cleanups run in reverse order; each runs once and never throws. */
 class Cleanups {
@@ -296,7 +296,7 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
     );
     say(`recorder:  bots ${recUser.userId} (→ alice) and ${recMusic.userId} (→ music bot) on /audio/subscribe;`);
     say(
-      '           one bot identity per subscription: the gateway keeps one session per identity per room (audio-ws.md §6)',
+      '           one bot identity per subscription: the gateway keeps one session per identity per room (docs/platform.md §A6)',
     );
 
     const alice = emu.joinVoice(speakerId, where);

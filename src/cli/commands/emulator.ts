@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { Emulator } from '../../emulator/index.js';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 
 function portArg(argv: string[], flag: string): number | undefined {
   const i = argv.findIndex((a) => a === flag || a.startsWith(`${flag}=`));

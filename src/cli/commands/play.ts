@@ -13,8 +13,8 @@ import type { LatePolicy } from '../../pacing/schedule.js';
 import { VoiceConnection } from '../../voice/connection.js';
 import { AudioPlayer } from '../../voice/player.js';
 import { parseFlags, resolvePlatform } from '../context.js';
-import type { CliCommand, CliIo } from '../main.js';
-import { describeError } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
+import { describeError } from '../errors.js';
 import { startProgress } from '../progress.js';
 
 const HELP = `Usage: argon-voice play <file|url> [options]

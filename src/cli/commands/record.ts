@@ -17,7 +17,7 @@ import { VoiceReceiver } from '../../voice/receiver.js';
 import { RECORDING_JITTER, Recorder } from '../../voice/recorder.js';
 import type { SubscribeApi } from '../../voice/subscriber.js';
 import { parseFlags, resolvePlatform } from '../context.js';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 import { startProgress } from '../progress.js';
 
 const HELP = [

@@ -14,7 +14,7 @@ import { InvalidInputError, registerSecret } from '../../errors.js';
 import { EventStream } from '../../events/event-stream.js';
 import { RestClient } from '../../rest/client.js';
 import { parseFlags } from '../context.js';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 
 const HELP = [
   'Usage: argon-voice router [--id ID] [--lease-ttl MS]',

@@ -14,7 +14,7 @@ import { VoiceWorker } from '../../cluster/worker.js';
 import { InvalidInputError, registerSecret } from '../../errors.js';
 import { RestClient } from '../../rest/client.js';
 import { parseFlags } from '../context.js';
-import type { CliCommand, CliIo } from '../main.js';
+import type { CliCommand, CliIo } from '../types.js';
 
 const HELP = [
   'Usage: argon-voice worker [--id ID] [--max-streams N] [--max-cpu PCT] [--lease-ttl MS]',
