@@ -422,16 +422,20 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         attempt++;
         this.#setState({ status: 'reconnecting', attempt, delayMs, reason: error });
         try {
+          // The abort listener goes away with the wait: the session's signal lives as long as the
+          // session, and a listener per reconnect would pile up over a long life.
           await new Promise<void>((resolve, reject) => {
-            const t = this.#clock.setTimeout(resolve, delayMs);
-            this.#life.signal.addEventListener(
-              'abort',
-              () => {
-                this.#clock.clearTimeout(t);
-                reject(new AbortError());
-              },
-              { once: true },
-            );
+            const life = this.#life.signal;
+            const onAbort = () => {
+              this.#clock.clearTimeout(t);
+              reject(new AbortError());
+            };
+            const t = this.#clock.setTimeout(() => {
+              life.removeEventListener('abort', onAbort);
+              resolve();
+            }, delayMs);
+            if (life.aborted) onAbort();
+            else life.addEventListener('abort', onAbort, { once: true });
           });
         } catch {
           return;
