@@ -247,6 +247,10 @@ describe('24 h of answer on a fake clock', () => {
     };
     rest.events.stream = platform.stream;
     const stop = new AbortController();
+    // Node warns when a long-lived emitter or signal collects more than 10 listeners.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
 
     // ── as `answer` wires it (src/cli/commands/answer.ts), on the fake clock ──
     const events = new EventStream({
@@ -294,6 +298,7 @@ describe('24 h of answer on a fake clock', () => {
       if (errors.length < 20) errors.push(err.message);
     });
     cleanup = async () => {
+      process.off('warning', onWarning);
       stop.abort();
       const closing = Promise.all([manager.close(), events.close()]);
       await gw.runFor(5000);
@@ -352,6 +357,7 @@ describe('24 h of answer on a fake clock', () => {
     expect(maxLive).toBe(1);
     // Nothing left behind: the same counts as before the first call.
     expect(after).toEqual(before);
+    expect(warnings.filter((w) => /MaxListeners|memory leak/i.test(w))).toEqual([]);
     expect(lines.length).toBeGreaterThan(0);
   }, 120_000);
 });
