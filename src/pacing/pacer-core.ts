@@ -66,8 +66,8 @@ export interface PacerStreamOptions {
  * ```
  */
 export class PacerStream {
-  /** Most frames queued. */
-  readonly capacity: number;
+  /** Most frames queued (a media worker deepens it for prerecorded audio: see `PacerWorkerRequest` `capacity`). */
+  capacity: number;
   /** The schedule that decides each send. */
   readonly schedule: FrameSchedule;
   running = false;

@@ -46,6 +46,8 @@ export type PacerWorkerRequest =
   | { t: 'filler'; id: number; data: Uint8Array | null }
   | { t: 'start'; id: number; preroll: number }
   | { t: 'stop' | 'remove' | 'quiet'; id: number }
+  /** Deepens (or restores) the stream's queue bound: a producer that can take frames back asks for more room. */
+  | { t: 'capacity'; id: number; capacity: number }
   /** With `req`, answered by `cleared` on the port the request came from. */
   | { t: 'clear'; id: number; req?: number }
   | { t: 'connect'; id: number; link: SocketLinkOptions }
@@ -198,6 +200,9 @@ export function pacerWorkerMain(
         break;
       case 'quiet':
         e?.stream.quiet();
+        break;
+      case 'capacity':
+        if (e) e.stream.capacity = Math.max(1, Math.min(1000, Math.floor(m.capacity)));
         break;
       case 'add': {
         const stream = new PacerStreamCtor(new FrameScheduleCtor(m.schedule), { capacity: m.capacity });

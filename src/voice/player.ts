@@ -497,7 +497,9 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       {
         channels: this.#sink.channels,
         frameDurationMs: f,
-        lookaheadFrames: Math.max(1, Math.ceil((this.#opts.lookaheadMs ?? 1000) / f)),
+        // The lookahead is split: half queued in the (real-time) pacer thread, half read ahead here.
+        pacerFrames: Math.max(link.capacity, Math.floor((this.#opts.lookaheadMs ?? 1000) / f / 2)),
+        lookaheadFrames: Math.max(1, Math.ceil((this.#opts.lookaheadMs ?? 1000) / f / 2)),
         volume: this.#volume,
         crossfadeFrames: Math.round((this.#opts.crossfadeMs ?? 0) / f),
         bitrate: this.#opts.bitrate,

@@ -462,6 +462,8 @@ async function runDemo(f: DemoFlags, argv: string[], io: CliIo): Promise<number>
         framesLate: pacer.framesLate,
         framesSkipped: pacer.framesSkipped,
         underruns: pacer.underruns,
+        dropouts: pacer.dropouts,
+        droppedMs: pacer.droppedMs,
         fillerFrames: pacer.fillerFrames,
         networkDrops: pacer.networkDrops,
         spacingP50Ms: pacer.spacingP50Ms,

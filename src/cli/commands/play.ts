@@ -31,6 +31,10 @@ Options:
   --late-policy P      skip | burst | stretch (default burst: a file loses no frame; the
                        backlog after a stall is sent at once, at most 200 ms of it)
   --pacer MODE         worker | main (default worker)
+  --media MODE         auto | main: where the file is read, decoded and encoded (default auto:
+                       a media worker thread with a 1 s lookahead, so a blocked event loop
+                       inserts no silence; main: the main thread, as before)
+  --lookahead-ms N     media worker lookahead (default 1000)
   --gateway URL        audio gateway base overriding the ingressUrl of StreamToken (or ARGON_AUDIO_URL)
   --timeout S          give up after S seconds of waiting to connect (default 30)
 
@@ -52,6 +56,8 @@ export const command: CliCommand = {
       normalize: { type: 'boolean', default: false },
       'late-policy': { type: 'string', default: 'burst' },
       pacer: { type: 'string', default: 'worker' },
+      media: { type: 'string', default: 'auto' },
+      'lookahead-ms': { type: 'number', default: 1000 },
       gateway: { type: 'string' },
       timeout: { type: 'number', default: 30 },
     });
@@ -69,6 +75,10 @@ export const command: CliCommand = {
     const pacerMode = flags.pacer as string;
     if (pacerMode !== 'worker' && pacerMode !== 'main') throw new InvalidInputError('--pacer must be worker or main');
     const timeoutMs = (flags.timeout as number) * 1000;
+    const media = flags.media as string;
+    if (media !== 'auto' && media !== 'main') throw new InvalidInputError('--media must be auto or main');
+    const lookaheadMs = flags['lookahead-ms'] as number;
+    if (!(lookaheadMs >= 20)) throw new InvalidInputError(`--lookahead-ms must be ≥ 20, got ${lookaheadMs}`);
 
     const ctx = await resolvePlatform(io, {
       space: flags.space as string | undefined,
@@ -109,7 +119,12 @@ export const command: CliCommand = {
         `connected (${conn.pacer.runtime.mode} pacer, ${conn.pacer.runtime.clock} clock); playing ${input}\n`,
       );
 
-      player = new AudioPlayer(conn, { volume, ...(flags.normalize ? { normalize: true } : {}) });
+      player = new AudioPlayer(conn, {
+        volume,
+        media,
+        lookaheadMs,
+        ...(flags.normalize ? { normalize: true } : {}),
+      });
       const track = player.play(input, { title: input });
       const closed = conn.waitFor('closed').then(
         () => {
@@ -143,14 +158,19 @@ export const command: CliCommand = {
         late: m.framesLate,
         skipped: m.framesSkipped,
         underruns: m.underruns,
+        dropouts: m.dropouts,
+        droppedMs: m.droppedMs,
         invalidReplaced: conn.stats.invalidFrames,
         spacingP50Ms: round(m.spacingP50Ms),
         spacingP99Ms: round(m.spacingP99Ms),
         spacingMaxMs: round(m.spacingMaxMs),
         pacer: `${m.mode}/${m.clock}${m.realtime ? '/realtime' : ''}`,
+        media: conn.pacer.mode === 'worker' && media === 'auto' ? 'worker' : 'main',
         ...(heard ? { listenerFrames: heard() } : {}),
       };
-      io.stdout.write(`played ${input}: ${result.frames} frames (${seconds.toFixed(2)} s)\n${JSON.stringify(stats)}\n`);
+      io.stdout.write(
+        `played ${input}: ${result.frames} frames (${seconds.toFixed(2)} s), ${m.dropouts} dropouts (${round(m.droppedMs)} ms of inserted silence)\n${JSON.stringify(stats)}\n`,
+      );
       return 0;
     } catch (err) {
       io.stderr.write(`argon-voice play: ${describeError(err)}\n`);

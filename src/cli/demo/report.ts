@@ -64,6 +64,10 @@ export interface DemoResult {
     framesLate: number;
     framesSkipped: number;
     underruns: number;
+    /** Runs of silence inside the music (between two of its frames): what a listener hears as a stutter. */
+    dropouts: number;
+    /** Audio time those dropouts inserted. */
+    droppedMs: number;
     fillerFrames: number;
     networkDrops: number;
     spacingP50Ms: number;
@@ -204,6 +208,7 @@ export function buildDemoReport(r: DemoResult): ReportData {
       ['late frames', m.framesLate],
       ['skipped frames', m.framesSkipped],
       ['underruns', m.underruns],
+      ['dropouts inside the music / inserted silence (ms)', `${m.dropouts} / ${fixed(m.droppedMs)}`],
       ['filler (silence) frames', m.fillerFrames],
       [
         'send spacing p50 / p99 / max at the pacer (ms)',

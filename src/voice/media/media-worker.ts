@@ -37,6 +37,8 @@ class PortPacer implements LanePacer {
     this.#id = link.streamId;
     this.#consumed = new Int32Array(link.consumed);
     this.#pushed = new Int32Array(link.pushed);
+    // Before any frame (same port, so in order): room for the lane's share of the lookahead.
+    this.#port.postMessage({ t: 'capacity', id: this.#id, capacity: link.capacity });
     this.#port.on('message', (m: { t: string; req?: number; n?: number; consumed?: number }) => {
       if (m.t !== 'cleared' || m.req === undefined) return;
       this.#pending.get(m.req)?.({ n: m.n ?? 0, consumed: m.consumed ?? this.consumed() });
@@ -104,7 +106,7 @@ export function runMediaWorker(port: MessagePort): void {
       return;
     }
     if (m.t === 'open') {
-      const pacer = new PortPacer(m.link);
+      const pacer = new PortPacer({ ...m.link, capacity: Math.max(m.link.capacity, m.options.pacerFrames) });
       const lane = new MediaLane(m.lane, m.options, { pacer, createSource: createAudioSource, emit });
       lanes.set(m.lane, { lane, pacer });
       return;

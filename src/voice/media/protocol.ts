@@ -39,8 +39,15 @@ export interface LaneOptions {
   channels: 1 | 2;
   /** Duration of every frame. */
   frameDurationMs: number;
-  /** Frames prepared ahead of the pacer queue, across tracks (default 50 = 1 s at 20 ms). */
+  /** Frames prepared ahead of the pacer queue, across tracks (default 25 = 0.5 s at 20 ms). */
   lookaheadFrames: number;
+  /**
+   * Frames the lane keeps queued in the pacer itself (default 25). The pacer thread runs at
+   * real-time priority where the OS allows it; the media thread does not, so on a busy machine
+   * the frames that must not run out sit on the pacer's side. A control still acts within a
+   * frame: it clears the pacer queue and takes those frames back.
+   */
+  pacerFrames: number;
   /** Linear gain. */
   volume: number;
   /** Crossfade between consecutive PCM tracks, in frames. */
