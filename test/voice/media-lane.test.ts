@@ -159,7 +159,15 @@ function setup(specs: Record<string, FakeSpec>, options: Partial<LaneOptions> = 
   const opened: Array<{ input: string; seekMs: number | undefined }> = [];
   const lane = new MediaLane(
     1,
-    { channels: 1, frameDurationMs: F, lookaheadFrames: 50, pacerFrames: capacity, volume: 1, crossfadeFrames: 0, ...options },
+    {
+      channels: 1,
+      frameDurationMs: F,
+      lookaheadFrames: 50,
+      pacerFrames: capacity,
+      volume: 1,
+      crossfadeFrames: 0,
+      ...options,
+    },
     {
       pacer,
       emit: (m) => replies.push(m),
