@@ -222,7 +222,7 @@ afterEach(async () => {
 
 describe('24 h of answer on a fake clock', () => {
   it('1 440 calls, one a minute, leave no session, timer or listener behind', async () => {
-    const gw = MemoryGateway.install();
+    const gw = MemoryGateway.install({ syncTokenCheck: true });
     const platform = new FakePlatform(gw);
     // ICalls go through the real dispatch core (rate limiter, deadlines, aborts) to an in-memory
     // platform; only the SSE body is handed over directly.
