@@ -80,6 +80,7 @@ export class PlaybackSession extends TypedEmitter<SpaceSessionEvents> implements
     const s = ctx.state;
     this.spaceId = s.spaceId;
     this.#log = ctx.log;
+    this.#clock = ctx.clock ?? systemClock;
     this.connection = new VoiceConnection({
       ...options.connection,
       rest: options.rest,
@@ -87,9 +88,10 @@ export class PlaybackSession extends TypedEmitter<SpaceSessionEvents> implements
       channelId: s.channelId,
       ...(options.gatewayUrl ? { gatewayUrl: options.gatewayUrl } : {}),
     });
-    this.#clock = ctx.clock ?? systemClock;
     this.connection.on('error', () => undefined); // kept in the closed state
+    const t0 = this.#clock.now();
     this.connection.on('stateChange', (_o, n) => {
+      this.#log(`${s.spaceId}: voice ${n.status} after ${Math.round(this.#clock.now() - t0)} ms`);
       this.#account();
       if (n.status === 'closed' && !this.#closed) {
         this.emit('failed', n.reason ?? new InvalidInputError('the voice connection closed'));
@@ -98,6 +100,7 @@ export class PlaybackSession extends TypedEmitter<SpaceSessionEvents> implements
     this.player = new AudioPlayer(this.connection, { ...options.player, volume: s.volume });
     this.player.on('stateChange', () => this.#account());
     this.player.on('playing', (t) => {
+      this.#log(`${s.spaceId}: playing ${t.title} after ${Math.round(this.#clock.now() - t0)} ms`);
       this.#current = this.#refs.get(t);
       this.#playedMs = 0;
       this.#since = undefined;

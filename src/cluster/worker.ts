@@ -34,6 +34,7 @@ import {
   parseCommand,
   parseLease,
   parseSpaceState,
+  parseWorkerStatus,
   type SpaceState,
   type WorkerStatus,
 } from './wire.js';
@@ -52,7 +53,11 @@ export interface VoiceWorkerOptions {
   maxStreams?: number | undefined;
   /** No new space while this process uses more CPU than this (percent of one core; default none). */
   maxCpuPct?: number | undefined;
-  /** A worker waits load × this before claiming a free space, so the least loaded claims first (default 200 ms). */
+  /**
+   * Placement step (default 200 ms): a worker that is not the least loaded waits a lease TTL plus
+   * this per space above the least loaded before claiming a free space (the least loaded claims
+   * at once), so spaces spread evenly and a stalled worker is still covered.
+   */
   placementStepMs?: number | undefined;
   /** How often each held space's queue and position are written to KV (default 250 ms). */
   positionEveryMs?: number | undefined;
@@ -122,6 +127,9 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
   readonly #held = new Map<string, Held>();
   readonly #claiming = new Set<string>();
   #watches: Array<{ stop(): void }> = [];
+  /** Other workers' last heartbeats (load, when heard), for placement. */
+  readonly #peers = new Map<string, { load: number; max: number; draining: boolean; heardMs: number }>();
+  #statusSub: Subscription | undefined;
   #tick: unknown;
   #beat: unknown;
   #cpu = { usage: process.cpuUsage(), atMs: 0, pct: 0 };
@@ -176,6 +184,23 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     this.#watches = [stateWatch, leaseWatch];
     void this.#consume(stateWatch, (e) => this.#onState(e));
     void this.#consume(leaseWatch, (e) => this.#onLease(e));
+    this.#statusSub = this.#o.nats.subscribe(stores.names.statusAll, {
+      callback: (err, msg) => {
+        if (err) return;
+        try {
+          const st = parseWorkerStatus(msg.data);
+          if (st.workerId === this.workerId) return;
+          this.#peers.set(st.workerId, {
+            load: st.load,
+            max: st.maxStreams,
+            draining: st.draining,
+            heardMs: this.#clock.now(),
+          });
+        } catch (e) {
+          this.#fault(e);
+        }
+      },
+    });
     this.#cpu.atMs = this.#clock.now();
     const tick = () => {
       this.#tick = this.#clock.setTimeout(tick, this.#o.tickMs ?? 50);
@@ -290,14 +315,37 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       if (k.leaseSeenMs !== undefined || k.freeSinceMs === undefined) continue;
       if (this.load >= max) return;
       if (this.#o.maxCpuPct !== undefined && this.#cpuPct() > this.#o.maxCpuPct) return;
-      if (now < k.nextTryMs || now < k.freeSinceMs + this.load * step) continue;
-      k.nextTryMs = now + Math.max(step, ttl / 6);
+      if (now < k.nextTryMs || now < k.freeSinceMs + this.#placementDelay(now, step, ttl)) continue;
+      k.nextTryMs = now + ttl / 15; // a claim tried just before the server expired the key: try again soon
       void this.#claim(spaceId, st.stores);
     }
   }
 
+  /**
+   * How long after a space became free this worker may claim it. The least loaded live worker
+   * (by the heartbeats every worker publishes at each claim and release) claims at once, ties in
+   * id order 50 ms apart; every other worker waits a lease TTL plus `placementStepMs` per space
+   * it holds above the least loaded, so it only steps in when the least loaded does not (full,
+   * stalled or gone). Loads stay within one of each other.
+   */
+  #placementDelay(now: number, step: number, ttlMs: number): number {
+    const fresh = (this.#o.heartbeatMs ?? 1000) * 3;
+    let least = this.load;
+    let ahead = 0;
+    for (const [id, p] of this.#peers) {
+      if (now - p.heardMs > fresh || p.draining || p.load >= p.max) continue;
+      if (p.load < least) {
+        least = p.load;
+        ahead = 0;
+      }
+      if (p.load === least && p.load === this.load && id < this.workerId) ahead++;
+    }
+    return this.load > least ? ttlMs + (this.load - least) * step : ahead * 50;
+  }
+
   async #claim(spaceId: string, stores: ClusterStores): Promise<void> {
     this.#claiming.add(spaceId);
+    this.#heartbeat(); // peers see the new load at once
     const names = stores.names;
     let lease: Lease | undefined;
     try {
@@ -384,6 +432,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       if (!isRevisionConflict(err)) this.#fault(err);
     } finally {
       this.#claiming.delete(spaceId);
+      this.#heartbeat();
     }
   }
 
@@ -429,6 +478,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     held.session.destroy();
     held.sub.unsubscribe();
     if (why === 'lost') held.lease.abandon();
+    this.#heartbeat();
     const k = this.#known.get(held.spaceId);
     if (k) k.nextTryMs = this.#clock.now() + (this.#o.placementStepMs ?? 200);
     this.emit('released', held.spaceId, why);
@@ -447,6 +497,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     await this.#persist(held, true);
     this.#held.delete(held.spaceId);
     await held.lease.release();
+    this.#heartbeat();
     this.emit('released', held.spaceId, why);
   }
 
@@ -488,7 +539,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       v: 1,
       workerId: this.workerId,
       atMs: Date.now(),
-      load: this.#held.size,
+      load: this.#held.size + this.#claiming.size,
       maxStreams: this.#o.maxStreams ?? 8,
       cpuPct: Math.round(this.#cpuPct() * 10) / 10,
       draining: st.status === 'draining',
@@ -523,6 +574,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     this.#tick = this.#beat = undefined;
     for (const w of this.#watches) w.stop();
     this.#watches = [];
+    this.#statusSub?.unsubscribe();
+    this.#statusSub = undefined;
   }
 
   /** Drains, then stops. Idempotent. */

@@ -25,6 +25,7 @@ export const SUITES: Record<string, string> = {
   sse: 'SSE parse throughput at 1/8/64/256-byte chunks vs a naive parser',
   rest: 'REST call overhead vs a raw undici request to the emulator',
   calls: 'answer latency: callIncoming to the first greeting frame at the caller',
+  cluster: 'NATS cluster: placement spread, kill -9 of a worker to audio back, events lost in a router failover, routing overhead',
   soak: 'long run (10 min): 50 publishing + 10 listening streams; RSS/heap growth, fd/socket/timer leaks, stream health',
 };
 

@@ -13,6 +13,7 @@ import { connectNats } from '../../cluster/nats.js';
 import { VoiceWorker } from '../../cluster/worker.js';
 import { InvalidInputError, registerSecret } from '../../errors.js';
 import { RestClient } from '../../rest/client.js';
+import { RateLimiter } from '../../rest/rate-limiter.js';
 import { parseFlags } from '../context.js';
 import type { CliCommand, CliIo } from '../types.js';
 
@@ -32,6 +33,8 @@ const HELP = [
   '  --lease-ttl MS     lease TTL when the cluster is new (default 3000)',
   '  --placement-step MS  wait load × MS before claiming a free space (default 200)',
   '  --gateway URL      audio gateway base (default ARGON_AUDIO_URL, else StreamToken ingressUrl)',
+  "  --rate-window MS   client-side rate-limit window (default 60000, the platform's; only for an",
+  '                     emulator started with shorter windows)',
   '',
   'Environment: ARGON_NATS_URL (required, e.g. nats://127.0.0.1:4222, JetStream enabled),',
   'ARGON_TOKEN (required), ARGON_API_URL, ARGON_AUDIO_URL. Track inputs must be paths or URLs',
@@ -50,13 +53,20 @@ export const command: CliCommand = {
       'lease-ttl': { type: 'number' },
       'placement-step': { type: 'number' },
       gateway: { type: 'string' },
+      'rate-window': { type: 'number' },
     });
     const url = io.env.ARGON_NATS_URL;
     if (!url) throw new InvalidInputError('worker needs ARGON_NATS_URL (a NATS server with JetStream)');
     const token = io.env.ARGON_TOKEN;
     if (!token) throw new InvalidInputError('worker needs ARGON_TOKEN (the bot token; it is never sent to NATS)');
     registerSecret(token);
-    const rest = new RestClient({ token, baseUrl: io.env.ARGON_API_URL || undefined });
+    const windowMs = flags['rate-window'] as number | undefined;
+    if (windowMs !== undefined && !(windowMs > 0)) throw new InvalidInputError('--rate-window must be > 0 ms');
+    const rest = new RestClient({
+      token,
+      baseUrl: io.env.ARGON_API_URL || undefined,
+      ...(windowMs ? { limiter: new RateLimiter({ windowMs }) } : {}),
+    });
     const me = await rest.botSelf.getMe({ signal: io.signal });
     const nc = await connectNats(url, { name: `argon-voice worker ${me.botId}` });
     const worker = new VoiceWorker({
@@ -72,7 +82,7 @@ export const command: CliCommand = {
     });
     worker.on('claimed', (s, i) =>
       io.stdout.write(
-        `${JSON.stringify({ event: 'claimed', worker: worker.workerId, spaceId: s, epoch: i.epoch, resumedAtMs: i.resumedAtMs })}\n`,
+        `${JSON.stringify({ event: 'claimed', worker: worker.workerId, spaceId: s, epoch: i.epoch, resumedAtMs: i.resumedAtMs, at: Date.now() })}\n`,
       ),
     );
     worker.on('released', (s, why) =>
