@@ -21,6 +21,7 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const ENTRY_POINTS: Readonly<Record<string, string>> = {
   'argon-voice': join(ROOT, 'src/index.ts'),
   'argon-voice/emulator': join(ROOT, 'src/emulator/index.ts'),
+  'argon-voice/cluster': join(ROOT, 'src/cluster/index.ts'),
 };
 
 /** README.md plus every Markdown file under docs/, except the generated API reference. */
