@@ -20,116 +20,22 @@
  * shifted so its minimum is 0 (the wire delay is constant on loopback); a burst = a spacing < 5 ms.
  * @packageDocumentation
  */
-import { execFile, fork, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { setPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
-import { Emulator } from '../src/emulator/index.js';
-import { mintLiveKitToken } from '../src/emulator/audio/tokens.js';
 import { FramePacer, PacerThread } from '../src/pacing/pacer.js';
 import { percentile } from '../src/util/stats.js';
 import { VoiceConnection } from '../src/voice/connection.js';
 import { AudioPlayer } from '../src/voice/player.js';
 import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
+import { FRAME, type Gateway, sleep, spin, startGateway, table, timing } from './lib/gateway.js';
 
-const FRAME = 20;
 const SILENCE = Uint8Array.from([0xf8, 0xff, 0xfe]);
 const audioFrame = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
-
-// ─────────────────────────── parent ───────────────────────────
-interface Gateway {
-  audioUrl: string;
-  child: ChildProcess;
-  token(room: string, identity?: string): Promise<string>;
-  frames(rooms: string[]): Promise<Record<string, number[]>>;
-  clear(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startGateway(): Promise<Gateway> {
-  const livekit = { apiKey: 'APIbench', apiSecret: randomBytes(32).toString('base64url') };
-  const child = fork(fileURLToPath(import.meta.url), ['--child'], {
-    execArgv: process.execArgv,
-    env: { ...process.env, BENCH_LIVEKIT: JSON.stringify(livekit) },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const request = <T>(msg: object, reply: string): Promise<T> =>
-    new Promise((resolve) => {
-      const on = (m: { t: string }) => {
-        if (m.t === reply) {
-          child.off('message', on);
-          resolve(m as T);
-        }
-      };
-      child.on('message', on);
-      if (Object.keys(msg).length) child.send(msg);
-    });
-  const up = await request<{ audioUrl: string }>({}, 'up');
-  // The receive side is the measuring instrument: give it priority over this process and the
-  // CPU hogs of benchmark 1 when the OS allows (quietly ignored otherwise).
-  try {
-    if (child.pid) setPriority(child.pid, -15);
-  } catch {
-    /* not permitted */
-  }
-  return {
-    audioUrl: up.audioUrl,
-    child,
-    token: (room, identity = 'bench-bot') => mintLiveKitToken({ ...livekit, identity, room, ttlSeconds: 7200 }),
-    frames: async (rooms) =>
-      (await request<{ rooms: Record<string, number[]> }>({ t: 'frames', rooms }, 'frames')).rooms,
-    clear: async () => {
-      await request({ t: 'clear' }, 'cleared');
-    },
-    close: async () => {
-      child.send({ t: 'exit' });
-      await new Promise((r) => child.once('exit', r));
-    },
-  };
-}
-
-interface TimingStats {
-  frames: number;
-  latenessP50: number;
-  latenessP99: number;
-  latenessMax: number;
-  spacingP1: number;
-  spacingP99: number;
-  maxGap: number;
-  bursts: number;
-}
-
-function timing(arrivals: number[], skipFirst = 0): TimingStats {
-  const a = arrivals.slice(skipFirst);
-  const spacing: number[] = [];
-  for (let i = 1; i < a.length; i++) spacing.push(a[i]! - a[i - 1]!);
-  const late = a.map((t, i) => t - (a[0]! + i * FRAME));
-  const min = Math.min(...late);
-  const lateness = late.map((x) => x - min);
-  return {
-    frames: a.length,
-    latenessP50: percentile(lateness, 50),
-    latenessP99: percentile(lateness, 99),
-    latenessMax: Math.max(...lateness),
-    spacingP1: percentile(spacing, 1),
-    spacingP99: percentile(spacing, 99),
-    maxGap: Math.max(...spacing),
-    bursts: spacing.filter((s) => s < 5).length,
-  };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const spin = (ms: number) => {
-  const end = performance.now() + ms;
-  while (performance.now() < end) {
-    /* a stall of the main thread */
-  }
-};
 
 /** One argon-voice publishing stream on `room`: VoiceConnection (worker pacer) fed from this thread. */
 async function argonStream(gw: Gateway, room: string, opts: { keepalive?: boolean } = {}) {
@@ -426,22 +332,6 @@ async function bench5(gw: Gateway) {
   return rows;
 }
 
-function table(title: string, rows: Array<Record<string, unknown>>): string {
-  if (rows.length === 0) return `${title}\n  (no rows)\n`;
-  const cols = Object.keys(rows[0]!);
-  const fmt = (v: unknown) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(3)) : String(v));
-  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => fmt(r[c]).length)));
-  const line = (vals: string[]) => `  ${vals.map((v, i) => v.padEnd(widths[i]!)).join('  ')}`;
-  return (
-    [
-      title,
-      line(cols),
-      line(widths.map((w) => '-'.repeat(w))),
-      ...rows.map((r) => line(cols.map((c) => fmt(r[c])))),
-    ].join('\n') + '\n'
-  );
-}
-
 async function main(): Promise<void> {
   const json = process.argv.includes('--json');
   const quick = process.argv.includes('--quick');
@@ -472,30 +362,4 @@ async function main(): Promise<void> {
   else for (const [title, rows] of Object.entries(results)) process.stdout.write(`${table(title, rows)}\n`);
 }
 
-// ─────────────────────────── child: the emulated gateway ───────────────────────────
-async function childMain(): Promise<void> {
-  const livekit = JSON.parse(process.env.BENCH_LIVEKIT!) as { apiKey: string; apiSecret: string };
-  const emu = await Emulator.start({ port: 0, livekit, audioTimings: { joinDelayMs: 20, mediaWatchdogMs: 0 } });
-  const arrivals = new Map<string, number[]>();
-  emu.gateway.on('frame', (f) => {
-    let a = arrivals.get(f.room);
-    if (!a) arrivals.set(f.room, (a = []));
-    a.push(performance.timeOrigin + f.arrivalMs);
-  });
-  process.on('message', (m: { t: string; rooms?: string[] }) => {
-    if (m.t === 'frames') {
-      const out: Record<string, number[]> = {};
-      for (const r of m.rooms ?? [...arrivals.keys()]) out[r] = arrivals.get(r) ?? [];
-      process.send!({ t: 'frames', rooms: out });
-    } else if (m.t === 'clear') {
-      arrivals.clear();
-      process.send!({ t: 'cleared' });
-    } else if (m.t === 'exit') {
-      void emu.close().then(() => process.exit(0));
-    }
-  });
-  process.send!({ t: 'up', audioUrl: emu.audioUrl });
-}
-
-if (process.argv.includes('--child')) await childMain();
-else await main();
+await main();

@@ -216,8 +216,6 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
       throw new InvalidInputError(`volume must be ≥ 0, got ${this.#volume}`);
     this.#state = { status: 'idle', sinceMs: this.#clock.now() };
     this.#armIdle();
-    // Boot a media thread now, so the first track does not wait for one.
-    if (options.media !== 'main' && sink.producerLink) (options.mediaPool ?? MediaWorkerPool.shared()).warm();
     this.#loop = this.#run();
   }
 
