@@ -21,11 +21,14 @@ export const SUITES: Record<string, string> = {
   pcm: 'PCM gain and mix per frame vs a naive loop',
   decoder: 'decode, exact PLC and FEC cost per frame: native addon vs @discordjs/opus',
   pacing: 'pacer lateness and spacing idle, under CPU contention and event-loop stalls, drift, density, start latency',
+  media:
+    'playing files under main-thread stalls: wire gaps, bursts, dropouts and inserted silence (media worker vs main-thread media vs @discordjs/voice scheme), start latency, main-thread cost',
   jitter: 'jitter buffer added delay and late loss on seeded traces vs fixed buffers and the oracle',
   sse: 'SSE parse throughput at 1/8/64/256-byte chunks vs a naive parser',
   rest: 'REST call overhead vs a raw undici request to the emulator',
   calls: 'answer latency: callIncoming to the first greeting frame at the caller',
-  cluster: 'NATS cluster: placement spread, kill -9 of a worker to audio back, events lost in a router failover, routing overhead',
+  cluster:
+    'NATS cluster: placement spread, kill -9 of a worker to audio back, events lost in a router failover, routing overhead',
   soak: 'long run (10 min): 50 publishing + 10 listening streams; RSS/heap growth, fd/socket/timer leaks, stream health',
 };
 
@@ -311,6 +314,29 @@ export function derivedCharts(suite: string, data: unknown): ReportChart[] {
         });
       }
       return charts;
+    }
+    case 'media': {
+      const stalls = section('1.');
+      if (!stalls.length) return [];
+      const cat = (r: Row) => `${r.input}, ${r.stall} stalls`;
+      const impl = (r: Row) => String(r.impl);
+      // Several runs per case: the charts show the worst run.
+      const worst = (key: string) => (r: Row) =>
+        Math.max(...stalls.filter((x) => cat(x) === cat(r) && impl(x) === impl(r)).map((x) => num(x[key])));
+      const one = stalls.filter((r) => num(r.run) === 0);
+      return [
+        barChart('inserted silence inside the audio (worst run)', 'ms', one, cat, impl, worst('insertedSilenceMs')),
+        barChart(
+          'listener with a 60 ms buffer: time playout stood still (worst run)',
+          'ms',
+          one,
+          cat,
+          impl,
+          worst('listenerStallMs'),
+        ),
+        barChart('largest gap between frames (worst run)', 'ms', one, cat, impl, worst('maxGapMs')),
+        barChart('bursts (frames < 5 ms apart, worst run)', 'count', one, cat, impl, worst('bursts')),
+      ];
     }
     case 'jitter': {
       const sc = rowsOf(d.scenarios);
