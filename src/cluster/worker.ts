@@ -54,7 +54,7 @@ export interface VoiceWorkerOptions {
   /** No new space while this process uses more CPU than this (percent of one core; default none). */
   maxCpuPct?: number | undefined;
   /**
-   * Placement step (default 200 ms): a worker that is not the least loaded waits a lease TTL plus
+   * Placement step (default 200 ms): a worker that is not the least loaded waits two lease TTLs plus
    * this per space above the least loaded before claiming a free space (the least loaded claims
    * at once), so spaces spread evenly and a stalled worker is still covered.
    */
@@ -329,7 +329,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
    * stalled or gone). Loads stay within one of each other.
    */
   #placementDelay(now: number, step: number, ttlMs: number): number {
-    const fresh = (this.#o.heartbeatMs ?? 1000) * 3;
+    // A peer is live while heard within five heartbeats (a busy machine delays timers).
+    const fresh = (this.#o.heartbeatMs ?? 1000) * 5;
     let least = this.load;
     let ahead = 0;
     for (const [id, p] of this.#peers) {
@@ -340,7 +341,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       }
       if (p.load === least && p.load === this.load && id < this.workerId) ahead++;
     }
-    return this.load > least ? ttlMs + (this.load - least) * step : ahead * 50;
+    return this.load > least ? 2 * ttlMs + (this.load - least) * step : ahead * 50;
   }
 
   async #claim(spaceId: string, stores: ClusterStores): Promise<void> {
