@@ -324,7 +324,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
   /**
    * How long after a space became free this worker may claim it. The least loaded live worker
    * (by the heartbeats every worker publishes at each claim and release) claims at once, ties in
-   * id order 50 ms apart; every other worker waits a lease TTL plus `placementStepMs` per space
+   * id order 50 ms apart; every other worker waits two lease TTLs plus `placementStepMs` per space
    * it holds above the least loaded, so it only steps in when the least loaded does not (full,
    * stalled or gone). Loads stay within one of each other.
    */
