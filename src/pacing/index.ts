@@ -14,6 +14,7 @@ export {
   FramePacer,
   type FramePacerEvents,
   type FramePacerOptions,
+  type PacerProducerLink,
   type PacerSocketOptions,
   PacerThread,
 } from './pacer.js';

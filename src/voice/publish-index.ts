@@ -28,3 +28,5 @@ export {
   type PlayoutResult,
   type Track,
 } from './player.js';
+export { type LaneClient, MediaLaneHandle, MediaWorkerPool, type MediaWorkerPoolOptions } from './media/pool.js';
+export type { LaneStats, MediaReply } from './media/protocol.js';
