@@ -3,7 +3,7 @@
  * the emulator running in a **child process** (so its memory, sockets and timers are not counted
  * as the bot's).
  *
- * Usage: `node --import tsx bench/soak.ts [--json] [--quick] [--minutes N] [--publish N] [--listen N]`
+ * Usage: `node --import tsx bench/soak.ts [--json] [--quick] [--minutes N] [--publish N] [--listen N] [--media auto|main]`
  * (or `argon-voice bench soak --minutes N`). Default 10 minutes; `--quick` 1 minute.
  *
  * The bot process runs 50 publishing streams (one `VoiceConnection` + `AudioPlayer` per voice
@@ -232,6 +232,9 @@ async function parent(): Promise<void> {
   const minutes = numberArg(args, '--minutes', quick ? 1 : 10);
   const nPublish = Math.round(numberArg(args, '--publish', 50));
   const nListen = Math.round(numberArg(args, '--listen', 10));
+  // `--media main` plays on the main thread instead of the media worker pool (for comparison).
+  const media = args.includes('--media') ? args[args.indexOf('--media') + 1] : 'auto';
+  if (media !== 'auto' && media !== 'main') throw new InvalidInputError(`--media is auto or main, got '${media}'`);
   const durationMs = minutes * 60_000;
   const sampleMs = Math.min(10_000, Math.max(1000, Math.round(durationMs / 30)));
   const warmupS = (durationMs * 0.2) / 1000;
@@ -296,7 +299,7 @@ async function parent(): Promise<void> {
         i,
         channelId,
         connection,
-        player: new AudioPlayer(connection),
+        player: new AudioPlayer(connection, { media }),
         tracksFinished: 0,
         trackErrors: 0,
         reconnects: 0,
@@ -548,6 +551,7 @@ async function parent(): Promise<void> {
         minutes,
         publishStreams: publish.length,
         listenStreams: listen.length,
+        media,
         sampleEveryS: sampleMs / 1000,
         warmupS: round(warmupS, 1),
         connectS: round(connectS, 1),
