@@ -20,6 +20,7 @@ import { silencePacket } from '../../src/codec/silence.js';
 import { sleep } from '../../src/util/abort.js';
 import { writeToneOgg, writeToneWav } from '../shared/audio.js';
 import { isMain, runCli } from '../shared/cli.js';
+import { connectCluster } from '../shared/cluster.js';
 import type { CommandExchange } from '../shared/commands.js';
 import { connectPlatform, type SampleOptions, type SamplePlatform } from '../shared/platform.js';
 import { untilAborted, waitUntil } from '../shared/wait.js';
@@ -69,6 +70,11 @@ export interface MusicBotRunResult {
 export async function run(options: MusicBotRunOptions = {}): Promise<MusicBotRunResult> {
   const log = options.log ?? (() => {});
   const platform = await connectPlatform(options);
+  // With ARGON_NATS_URL set the queue plays on the cluster's workers (docs/guides/scaling.md).
+  const cluster = await connectCluster(platform, options).catch(async (err) => {
+    await platform.close();
+    throw err;
+  });
   const music = new MusicBot({
     bot: platform.bot,
     spaceId: platform.spaceId,
@@ -76,6 +82,7 @@ export async function run(options: MusicBotRunOptions = {}): Promise<MusicBotRun
     crossfadeMs: options.crossfadeMs ?? 1000,
     stereo: options.stereo ?? false,
     pacer: platform.pacer,
+    ...(cluster ? { player: (channelId: string) => cluster.player(platform.spaceId, channelId) } : {}),
     log,
   });
   try {
@@ -95,6 +102,7 @@ export async function run(options: MusicBotRunOptions = {}): Promise<MusicBotRun
     };
   } finally {
     await music.close();
+    await cluster?.close();
     await platform.close();
   }
 }

@@ -13,6 +13,7 @@
 import { open } from 'node:fs/promises';
 import { basename } from 'node:path';
 import type { Bot } from '../../src/bot.js';
+import type { ClusterPlayer } from '../../src/cluster/player.js';
 import { probeContainer } from '../../src/codec/probe.js';
 import { InvalidInputError } from '../../src/errors.js';
 import type { FramePacerOptions } from '../../src/pacing/index.js';
@@ -70,8 +71,16 @@ export interface MusicBotOptions {
   stereo?: boolean;
   /** Pacer options of the voice connection. */
   pacer?: Omit<FramePacerOptions, 'frameDurationMs'>;
+  /**
+   * Plays somewhere else instead of a local VoiceConnection + AudioPlayer: a ClusterPlayer for
+   * the channel (the sample passes one when ARGON_NATS_URL is set; see docs/guides/scaling.md).
+   */
+  player?: ((channelId: string) => ClusterPlayer) | undefined;
   log?: (line: string) => void;
 }
+
+/** The player the bot drives: the local one, or a cluster-backed one ({@link MusicBotOptions.player}). */
+export type MusicPlayer = AudioPlayer | ClusterPlayer;
 
 /** Events of {@link MusicBot}. */
 export type MusicBotEvents = {
@@ -110,7 +119,7 @@ export class MusicBot extends TypedEmitter<MusicBotEvents> {
   readonly #log: (line: string) => void;
   #router: CommandRouter | undefined;
   #connection: VoiceConnection | undefined;
-  #player: AudioPlayer | undefined;
+  #player: MusicPlayer | undefined;
   #volume = 1;
   /** Report of the track that plays now (its source opens after `playing`). */
   #currentReport: TrackReport | undefined;
@@ -130,7 +139,7 @@ export class MusicBot extends TypedEmitter<MusicBotEvents> {
   }
 
   /** The player while the bot is in a voice channel. */
-  get player(): AudioPlayer | undefined {
+  get player(): MusicPlayer | undefined {
     return this.#player;
   }
 
@@ -153,8 +162,27 @@ export class MusicBot extends TypedEmitter<MusicBotEvents> {
     this.#log(`music-bot: /${MUSIC_COMMANDS.map((c) => c.name).join(', /')} registered in space ${this.#o.spaceId}`);
   }
 
-  #join(channelId: string): AudioPlayer {
+  #join(channelId: string): MusicPlayer {
     if (this.#player) return this.#player;
+    const player = this.#o.player ? this.#o.player(channelId) : this.#local(channelId);
+    player.on('playing', (t) => {
+      const report: TrackReport = { title: basename(t.title), passthrough: false };
+      this.tracks.push(report);
+      this.#currentReport = report;
+      t.playout.then(
+        (r) => (report.result = r),
+        (e: Error) => (report.error = e.message),
+      );
+      this.emit('playing', t);
+    });
+    player.on('error', (err, t) => this.#log(`could not play ${basename(t.title)}: ${err.message}`));
+    this.#player = player;
+    this.#log(`joining voice channel ${channelId}`);
+    return player;
+  }
+
+  /** A local VoiceConnection and AudioPlayer for the channel. */
+  #local(channelId: string): AudioPlayer {
     const connection = new VoiceConnection({
       rest: this.#o.bot.rest,
       spaceId: this.#o.spaceId,
@@ -176,20 +204,7 @@ export class MusicBot extends TypedEmitter<MusicBotEvents> {
       crossfadeMs: this.#o.crossfadeMs ?? 1000,
       createSource: (input, opts) => this.#createSource(input, opts),
     });
-    player.on('playing', (t) => {
-      const report: TrackReport = { title: basename(t.title), passthrough: false };
-      this.tracks.push(report);
-      this.#currentReport = report;
-      t.playout.then(
-        (r) => (report.result = r),
-        (e: Error) => (report.error = e.message),
-      );
-      this.emit('playing', t);
-    });
-    player.on('error', (err, t) => this.#log(`could not play ${basename(t.title)}: ${err.message}`));
     this.#connection = connection;
-    this.#player = player;
-    this.#log(`joining voice channel ${channelId}`);
     return player;
   }
 

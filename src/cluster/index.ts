@@ -25,6 +25,7 @@ export {
   type NatsConnection,
   openStores,
 } from './nats.js';
+export { ClusterPlayer, type ClusterPlayerOptions } from './player.js';
 export {
   PlaybackSession,
   type PlaybackSessionOptions,

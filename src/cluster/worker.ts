@@ -411,6 +411,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       lease.on('renewError', (e) => this.#fault(e));
       session.on('change', () => {
         held.dirty = true;
+        // Track changes go out at once, so followers (ClusterPlayer) see every track start.
+        this.#heartbeat();
       });
       session.on('failed', (e) => {
         this.#fault(new ClusterError('lease-lost', `${spaceId}: voice session failed: ${e.message}`, { cause: e }));
