@@ -5,10 +5,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterClient } from '../../src/cluster/client.js';
+import { ClusterError } from '../../src/cluster/errors.js';
 import { Lease } from '../../src/cluster/lease.js';
 import { connectNats, type NatsConnection, openStores } from '../../src/cluster/nats.js';
 import type { SpaceSession, SpaceSessionContext } from '../../src/cluster/playback.js';
-import type { SpaceStatus } from '../../src/cluster/wire.js';
+import { parseReply, type SpaceStatus } from '../../src/cluster/wire.js';
 import { VoiceWorker } from '../../src/cluster/worker.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
 import { type NatsServer, startNats, until } from './helpers.js';
@@ -200,5 +201,37 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     await client.command('x1', { op: 'stop' });
     await until(() => (w.spaces.includes('x2') ? true : undefined), 'x2 taken once there is room');
     expect(w.spaces).toEqual(['x2']);
+  }, 60_000);
+
+  it('ignores malformed messages and values: commands get a bad-message reply, the worker keeps serving', async () => {
+    const reg = new Registry();
+    const botId = 'garbage-bot';
+    const faults: Error[] = [];
+    const w = new VoiceWorker({
+      nats: await connect(),
+      botId,
+      workerId: 'g',
+      leaseTtlMs: 1500,
+      createSession: (ctx) => new StandInSession(ctx, reg),
+    });
+    w.on('error', (e) => faults.push(e));
+    workers.push(w);
+    await w.start();
+    const nc = await connect();
+    const stores = await openStores(nc, botId);
+    const names = stores.names;
+    // Garbage everywhere a worker reads.
+    await stores.state.put(names.spaceState('bad'), new TextEncoder().encode('{"v":1,"spaceId":'));
+    await stores.leases.put(names.spaceLease('bad2'), new Uint8Array([0xff, 0x00]));
+    nc.publish(names.status('someone'), new TextEncoder().encode('not json'));
+    await until(() => (faults.length >= 3 ? true : undefined), 'the three faults to be reported');
+    expect(faults.every((e) => e instanceof ClusterError && e.reason === 'bad-message')).toBe(true);
+    // Still working: it takes a space and answers a malformed command with a typed reply.
+    const client = new ClusterClient({ nats: nc, botId });
+    await client.command('ok', { op: 'play', input: '/a.opus' }, { channelId: 'v' });
+    const reply = parseReply((await nc.request(names.cmd('ok'), new TextEncoder().encode('{"op":"rm -rf"}'))).data);
+    expect(reply).toMatchObject({ ok: false, reason: 'bad-message' });
+    expect((await client.command('ok', { op: 'queue' })).workerId).toBe('g');
+    expect(w.spaces).toEqual(['ok']);
   }, 60_000);
 });
