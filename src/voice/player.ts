@@ -131,7 +131,10 @@ export interface AudioPlayerOptions {
   idleTimeoutMs?: number;
   /** Encoder bitrate for PCM sources. */
   bitrate?: number;
-  /** Source factory (default `createAudioSource`); injectable for tests. */
+  /**
+   * Source factory (default `createAudioSource`); injectable for tests. A custom factory runs on
+   * the main thread, so with one every track renders on the main thread (as `media: 'main'`).
+   */
   createSource?: (input: string | ByteInput, options: Parameters<typeof createAudioSource>[1]) => Promise<AudioSource>;
   /** Clock for the idle timer and prepare-time measurement. */
   clock?: Clock;
@@ -479,7 +482,8 @@ export class AudioPlayer extends TypedEmitter<AudioPlayerEvents> {
   /** True when `t` plays on the media lane (opening the lane on first use). */
   #laneFor(t: TrackEntry): boolean {
     if (t.onLane) return true;
-    if (this.#opts.media === 'main' || isSource(t.input)) return false;
+    // A custom source factory is a function of this thread: its tracks render here.
+    if (this.#opts.media === 'main' || this.#opts.createSource || isSource(t.input)) return false;
     if (typeof t.input !== 'string' && !(t.input instanceof Uint8Array)) return false;
     return this.#ensureLane() !== undefined;
   }

@@ -105,7 +105,6 @@ export class MediaWorkerPool {
     const w = spawnMediaWorker();
     slot.worker = w;
     slot.exiting = false;
-    if (slot.lanes.size === 0) w.unref();
     w.on('message', (m: MediaReply) => {
       if (slot.worker !== w) return;
       slot.lanes.get(m.lane)?.onReply(m);
@@ -131,6 +130,9 @@ export class MediaWorkerPool {
       for (const c of lanes) c.onCrash(err);
       this.#ensure(slot);
     });
+    // After the listeners (adding a 'message' listener refs the worker again): a thread with no
+    // lane must not keep the process alive.
+    if (slot.lanes.size === 0) w.unref();
     return w;
   }
 
