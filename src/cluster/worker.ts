@@ -309,6 +309,9 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       }
       // Renewals arrive every ttl/3: silence for a whole TTL means the server has expired it.
       if (k.leaseSeenMs !== undefined && now - k.leaseSeenMs > ttl) {
+        // Its holder stopped renewing: it is gone (or cut off), so it no longer counts as a live,
+        // lightly loaded peer that the others should leave free spaces to.
+        if (k.leaseHolder !== undefined) this.#peers.delete(k.leaseHolder);
         k.leaseSeenMs = undefined;
         k.freeSinceMs = now;
       }
@@ -329,8 +332,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
    * stalled or gone). Loads stay within one of each other.
    */
   #placementDelay(now: number, step: number, ttlMs: number): number {
-    // A peer is live while heard within five heartbeats (a busy machine delays timers).
-    const fresh = (this.#o.heartbeatMs ?? 1000) * 5;
+    // A peer is live while heard within three heartbeats (and until one of its leases expires).
+    const fresh = (this.#o.heartbeatMs ?? 1000) * 3;
     let least = this.load;
     let ahead = 0;
     for (const [id, p] of this.#peers) {
