@@ -12,7 +12,7 @@
  * State: `idle → running → draining → closed`.
  * @packageDocumentation
  */
-import { cpus, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import type { KvEntry, KvWatchEntry } from '@nats-io/kv';
 import type { Subscription } from '@nats-io/transport-node';
 import { ClosedError } from '../errors.js';
@@ -556,11 +556,6 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     } catch (err) {
       this.#fault(err);
     }
-  }
-
-  /** A status now (what the heartbeat publishes), for callers that want it sooner. */
-  get cores(): number {
-    return cpus().length;
   }
 
   /**
