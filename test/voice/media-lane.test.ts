@@ -115,6 +115,8 @@ interface FakeSpec {
   pcm?: (i: number) => Int16Array;
   failAt?: number;
   invalidAt?: number;
+  /** createSource resolves this long after it was called (manual clock). */
+  openDelayMs?: number;
 }
 
 function fakeSource(spec: FakeSpec, clock: ManualClock, seekMs = 0): AudioSource & { closedCount: () => number } {
@@ -173,7 +175,9 @@ function setup(specs: Record<string, FakeSpec>, options: Partial<LaneOptions> = 
       emit: (m) => replies.push(m),
       createSource: async (input, o) => {
         opened.push({ input: input as string, seekMs: o?.seekMs });
-        return fakeSource(specs[input as string]!, clock, o?.seekMs ?? 0);
+        const spec = specs[input as string]!;
+        if (spec.openDelayMs) await new Promise<void>((r) => clock.setTimeout(r, spec.openDelayMs!));
+        return fakeSource(spec, clock, o?.seekMs ?? 0);
       },
     },
   );
@@ -285,6 +289,17 @@ describe('MediaLane: controls flush the lookahead', () => {
     expect(k).toBeGreaterThan(0);
     expect(sent.slice(k, k + 5).map((x) => x!.i)).toEqual([500, 501, 502, 503, 504]);
     expect(sent.slice(0, k).every((x) => x!.i < 20)).toBe(true);
+    await lane.close();
+  });
+
+  it('a seek while the input is still opening plays from the seek point, not from the start', async () => {
+    const { clock, pacer, lane, play, opened } = setup({ a: { track: 1, frames: 1000, openDelayMs: 100 } });
+    play('a');
+    await slots(clock, pacer, 1);
+    lane.seek(4000);
+    await slots(clock, pacer, 30);
+    expect(opened.map((o) => o.seekMs)).toEqual([undefined, 4000]);
+    expect(pacer.sent()[0]).toEqual({ track: 1, i: 200 });
     await lane.close();
   });
 

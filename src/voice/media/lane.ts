@@ -249,7 +249,7 @@ export class MediaLane {
       const gen = t.gen;
       t.busy = true;
       try {
-        if (!t.source) await this.#open(t);
+        if (!t.source) await this.#open(t, gen);
         if (t.gen !== gen || !t.it) continue;
         const r = await t.it.next();
         if (t.gen !== gen || t.abort.signal.aborted) continue;
@@ -272,7 +272,7 @@ export class MediaLane {
     }
   }
 
-  async #open(t: LaneTrack): Promise<void> {
+  async #open(t: LaneTrack, gen: number): Promise<void> {
     const o = this.#o;
     const wantPcm = this.#volume !== 1 || o.crossfadeFrames > 0;
     const normalize = t.spec.normalize ?? o.normalize;
@@ -285,7 +285,8 @@ export class MediaLane {
       ...(o.bitrate ? { bitrate: o.bitrate } : {}),
       signal: t.abort.signal,
     });
-    if (t.abort.signal.aborted || this.#closed) {
+    // Skipped, stopped or sought while it opened: this source reads the wrong thing (or nothing).
+    if (t.abort.signal.aborted || this.#closed || t.gen !== gen) {
       await src.close().catch(() => undefined);
       return;
     }
