@@ -443,6 +443,12 @@ export class FramePacer extends TypedEmitter<FramePacerEvents> {
     }
   }
 
+  /** Frames ever queued on this stream, by any producer (this thread or a media worker). */
+  get framesQueued(): number {
+    if (this.#stream) return this.#pushed;
+    return this.#thread!.pushed(this.#id);
+  }
+
   /** Frames queued and not yet consumed by the pacer. */
   get queueDepth(): number {
     if (this.#stream) return this.#stream.depth;

@@ -286,7 +286,11 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
 
   /** Frames accepted for sending, and frames replaced with silence because they were invalid. */
   get stats(): { framesAccepted: number; invalidFrames: number } {
-    return { framesAccepted: this.#framesAccepted, invalidFrames: this.#invalidFrames };
+    // A media worker queues its frames in the pacer directly: count what the pacer was given.
+    return {
+      framesAccepted: Math.max(this.#framesAccepted, this.pacer.framesQueued),
+      invalidFrames: this.#invalidFrames,
+    };
   }
 
   /** Latest pacer metrics. */
