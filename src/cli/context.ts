@@ -139,7 +139,8 @@ export async function resolvePlatform(io: CliIo, options: ResolvePlatformOptions
     apiUrl = env.ARGON_API_URL || DEFAULT_API_URL;
   } else {
     const mod = await import('../emulator/index.js');
-    emulator = await mod.Emulator.start({ port: 0 });
+    // A test's clock (CliIo.clock) drives the embedded emulator too: one clock for the session.
+    emulator = await mod.Emulator.start({ port: 0, ...(io.clock ? { clock: io.clock } : {}) });
     apiUrl = emulator.apiUrl;
     token = emulator.bot.token;
   }

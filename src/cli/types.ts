@@ -4,6 +4,7 @@
  * be an import cycle (test/cli/no-main-import.test.ts guards it).
  * @packageDocumentation
  */
+import type { Clock } from '../util/clock.js';
 
 /** Where a command writes; injectable so tests can capture output. */
 export interface CliIo {
@@ -12,6 +13,13 @@ export interface CliIo {
   env: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM. */
   signal: AbortSignal;
+  /**
+   * Time source of the command and of its embedded emulator (default `systemClock`). Only
+   * `record` reads it so far (receiver, jitter buffers, session clock, `--duration`). Tests pass a
+   * `ManualClock` to run the emulator and the command on one stepped clock; users never set it.
+   * @internal
+   */
+  clock?: Clock;
 }
 
 /** Shape of a command module. */

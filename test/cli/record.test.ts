@@ -7,6 +7,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { command } from '../../src/cli/commands/record.js';
 import { OggOpusDemuxer } from '../../src/codec/ogg-demux.js';
 import { Emulator, type SpeakHandle } from '../../src/emulator/index.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { type UserAudioStream, VoiceReceiver } from '../../src/voice/receiver.js';
+import type { VoiceSubscriber } from '../../src/voice/subscriber.js';
 import { decodeWithFfmpeg } from '../helpers/fixtures.js';
 import { until } from '../helpers/until.js';
 
@@ -78,12 +81,65 @@ function onDisk(dir: string): { audioPackets: number; samples: number } {
   }
 }
 
+/** Polls every 2 ms with a generous budget against hangs (no timing assertion). */
+const POLL = { intervalMs: 2, timeoutMs: 10_000 };
+
+/**
+ * A manual clock and the command's embedded emulator on it (`Emulator.start` is mocked once), so
+ * that {@link runStepped} drives the emulator and the command as one session.
+ */
+async function steppedEmulator(): Promise<{ clock: ManualClock; emu: Emulator }> {
+  const clock = new ManualClock(0);
+  const emu = await Emulator.start({ port: 0, clock });
+  emulators.push(emu);
+  vi.spyOn(Emulator, 'start').mockResolvedValueOnce(emu);
+  return { clock, emu };
+}
+
+/**
+ * Runs `record` with `args` on `clock` (the clock of `emu`, its embedded emulator) until it
+ * returns. Time stays put until all `sessions` subscribe sessions are joining, then moves 1 ms at
+ * a time and only once every frame the gateway wrote has reached its subscriber: each packet
+ * arrives exactly when the speaker's network model says, however busy the machine is, so the
+ * take (and `--duration`, on the same clock) is the same on every run.
+ */
+async function runStepped(
+  args: string[],
+  t: ReturnType<typeof io>,
+  clock: ManualClock,
+  emu: Emulator,
+  sessions = 1,
+): Promise<number> {
+  const streams: UserAudioStream[] = [];
+  const subscribe = VoiceReceiver.prototype.subscribe;
+  vi.spyOn(VoiceReceiver.prototype, 'subscribe').mockImplementation(function (this: VoiceReceiver, ...a) {
+    const s = subscribe.apply(this, a);
+    streams.push(s);
+    return s;
+  });
+  let finished = false;
+  const run = command.run(args, { ...t.io, clock }).finally(() => (finished = true));
+  const subs = () => emu.gateway.sessions().filter((s) => s.endpoint === 'subscribe');
+  await until(() => finished || subs().filter((s) => s.state === 'joining').length === sessions, 'joining', POLL);
+  const allReceived = () => {
+    const written = subs().reduce((n, s) => n + s.framesOut, 0);
+    return streams.reduce((n, s) => n + (s.source as VoiceSubscriber).framesReceived, 0) === written;
+  };
+  for (let ms = 0; ms < 600_000 && !finished; ms++) {
+    clock.advance(1);
+    await until(() => finished || allReceived(), 'the written frames received', POLL);
+    await Promise.resolve();
+  }
+  return run;
+}
+
 describe('argon-voice record (embedded emulator, simulated speaker)', () => {
   it('records --duration seconds: ffmpeg reads the file, duration matches, content is the 440 Hz source', async () => {
+    const { clock, emu } = await steppedEmulator();
     const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
     dirs.push(dir);
     const t = io(new AbortController().signal);
-    const code = await command.run(['--out', dir, '--duration', '3', '--mix'], t.io);
+    const code = await runStepped(['--out', dir, '--duration', '3', '--mix'], t, clock, emu);
     expect(t.err()).not.toMatch(/error/i);
     expect(code).toBe(0);
     const files = readdirSync(dir).sort();
@@ -114,10 +170,11 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
   });
 
   it('writes a stereo Ogg Opus mix that ffmpeg reads, as long as the track', async () => {
+    const { clock, emu } = await steppedEmulator();
     const dir = mkdtempSync(join(tmpdir(), 'argon-record-'));
     dirs.push(dir);
     const t = io(new AbortController().signal);
-    const code = await command.run(['--out', dir, '--duration', '2', '--mix', '--mix-format', 'ogg'], t.io);
+    const code = await runStepped(['--out', dir, '--duration', '2', '--mix', '--mix-format', 'ogg'], t, clock, emu);
     expect(code).toBe(0);
     const ogg = readdirSync(dir).filter((f) => f.endsWith('.ogg') && f !== 'mix.ogg');
     const track = oggInfo(join(dir, ogg[0]!));
@@ -197,9 +254,7 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
 
   it('records two --user in one channel at once, each as its own bot identity: neither kicks the other', async () => {
     // The command's embedded emulator is this one, so the test can make two people speak in it.
-    const emu = await Emulator.start({ port: 0 });
-    emulators.push(emu);
-    vi.spyOn(Emulator, 'start').mockResolvedValueOnce(emu);
+    const { clock, emu } = await steppedEmulator();
     const where = { spaceId: emu.demo.spaceId, channelId: emu.demo.voiceChannelId };
     const people = [
       { hz: 440, userId: emu.createUser({ username: 'low' }).userId },
@@ -213,7 +268,7 @@ describe('argon-voice record (embedded emulator, simulated speaker)', () => {
     const t = io(new AbortController().signal);
     try {
       const args = ['--out', dir, '--duration', '3', ...people.flatMap((p) => ['--user', p.userId])];
-      expect(await command.run(args, t.io)).toBe(0);
+      expect(await runStepped(args, t, clock, emu, 2)).toBe(0);
     } finally {
       for (const h of speech) h.stop();
     }

@@ -16,6 +16,7 @@ import { InvalidInputError } from '../../errors.js';
 import { VoiceReceiver } from '../../voice/receiver.js';
 import { RECORDING_JITTER, Recorder } from '../../voice/recorder.js';
 import type { SubscribeApi } from '../../voice/subscriber.js';
+import { systemClock } from '../../util/clock.js';
 import { parseFlags, resolvePlatform } from '../context.js';
 import type { CliCommand, CliIo } from '../types.js';
 import { startProgress } from '../progress.js';
@@ -110,6 +111,8 @@ export const command: CliCommand = {
       channel: flags.channel as string | undefined,
     });
     const cleanups: Array<() => void | Promise<void>> = [];
+    // Real time unless a test steps one clock for the emulator and the command (CliIo.clock).
+    const clock = io.clock ?? systemClock;
     try {
       const where = { spaceId: ctx.spaceId, channelId: ctx.channelId };
       const users = [...new Set(userArgs)];
@@ -157,7 +160,7 @@ export const command: CliCommand = {
           `warning: ${users.length} users but only ${own} bot identit${own === 1 ? 'y' : 'ies'} (ARGON_TOKEN + ${own - 1} in ARGON_EXTRA_TOKENS): ${[users[0]!, ...sharing].join(', ')} share the ARGON_TOKEN identity in one room, so their subscriptions replace each other (docs/platform.md §A6); add ${sharing.length} more token${sharing.length === 1 ? '' : 's'} of bots in the space to ARGON_EXTRA_TOKENS (comma-separated)\n`,
         );
       }
-      const receiver = new VoiceReceiver({ rest: ctx.rest, ...where, gatewayUrl });
+      const receiver = new VoiceReceiver({ rest: ctx.rest, ...where, gatewayUrl, clock });
       receiver.on('warning', (m) => io.stderr.write(`warning: ${m}\n`));
       receiver.on('error', (e, u) => io.stderr.write(`${u}: ${e.message}\n`));
       const recorder = new Recorder({
@@ -178,23 +181,23 @@ export const command: CliCommand = {
       io.stdout.write(`recording ${users.join(', ')} in ${where.spaceId}/${where.channelId} to ${out}\n`);
 
       // Run until --duration or the signal (SIGINT/SIGTERM abort io.signal).
-      const recStart = performance.now();
+      const recStart = clock.now();
       const progress = startProgress(io, () => {
         const per = [...receiver.streams.values()].map(
           (s) => `${s.userId.slice(0, 8)}: ${s.speaking ? 'speaking' : 'quiet'}`,
         );
-        return `recording ${((performance.now() - recStart) / 1000).toFixed(1)} s${duration ? ` of ${duration} s` : ''} — ${per.join(', ')}`;
+        return `recording ${((clock.now() - recStart) / 1000).toFixed(1)} s${duration ? ` of ${duration} s` : ''} — ${per.join(', ')}`;
       });
       await new Promise<void>((resolve) => {
         if (io.signal.aborted) return resolve();
         const onAbort = () => {
-          if (timer) clearTimeout(timer);
+          if (timer !== undefined) clock.clearTimeout(timer);
           resolve();
         };
         io.signal.addEventListener('abort', onAbort, { once: true });
         const timer =
           duration !== undefined
-            ? setTimeout(() => {
+            ? clock.setTimeout(() => {
                 io.signal.removeEventListener('abort', onAbort);
                 resolve();
               }, duration * 1000)
