@@ -115,6 +115,21 @@ describe('media worker crash', () => {
     await pool.close();
   });
 
+  it('a worker with no lane left ends after idleMs (no thread or descriptors kept by an idle bot)', async () => {
+    const pool = new MediaWorkerPool({ size: 1, idleMs: 50 });
+    const pacer = new FramePacer({ frameDurationMs: 20, mode: 'worker' });
+    pacer.start();
+    const player = new AudioPlayer(pacerSink(pacer), { mediaPool: pool });
+    const short = await makeOggOpus({ durationS: 0.5, frequency: 550 });
+    await player.waitForPlayout(player.play(short), { timeoutMs: 30_000 });
+    expect(pool.threads).toBe(1);
+    await player.close();
+    await until(() => pool.threads === 0, 'the idle media worker to end', HANG);
+    expect(pool.restarts).toBe(0);
+    await pacer.close();
+    await pool.close();
+  });
+
   it('tracks queued behind the crashed one are not lost: they play on the new worker', async () => {
     const pool = new MediaWorkerPool({ size: 1 });
     const pacer = new FramePacer({ frameDurationMs: 20, mode: 'worker' });

@@ -79,7 +79,7 @@ interface LaneTrack {
 
 const POSITION_EVERY_FRAMES = 25;
 /** Frames read ahead before a track's first frame goes to the pacer (and after the lookahead ran dry). */
-const START_FRAMES = 5;
+const START_FRAMES = 2;
 
 /**
  * The worker-side media plane of one player. Controls are synchronous to call; what they change

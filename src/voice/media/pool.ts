@@ -30,6 +30,8 @@ interface Slot {
   worker: Worker | undefined;
   lanes: Map<number, LaneClient>;
   exiting: boolean;
+  /** Ends the worker after it held no lane for {@link MediaWorkerPoolOptions.idleMs}. */
+  idleTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
 /**
@@ -59,6 +61,11 @@ function spawnMediaWorker(): Worker {
 export interface MediaWorkerPoolOptions {
   /** Worker threads (default: cores − 1, clamped to 1…4). */
   size?: number;
+  /**
+   * A worker that holds no lane for this long is ended (default 5000 ms), so an idle bot keeps no
+   * thread (and its file descriptors) around; the next track starts a new one.
+   */
+  idleMs?: number;
 }
 
 /**
@@ -75,6 +82,7 @@ export class MediaWorkerPool {
   /** Number of worker threads the pool runs at most. */
   readonly size: number;
   readonly #slots: Slot[];
+  readonly #idleMs: number;
   #nextLane = 1;
   #closed = false;
   #restarts = 0;
@@ -82,12 +90,23 @@ export class MediaWorkerPool {
   /** A pool of `size` workers, started on demand. */
   constructor(options: MediaWorkerPoolOptions = {}) {
     this.size = Math.max(1, Math.floor(options.size ?? Math.min(4, Math.max(1, availableParallelism() - 1))));
-    this.#slots = Array.from({ length: this.size }, () => ({ worker: undefined, lanes: new Map(), exiting: false }));
+    this.#idleMs = Math.max(0, options.idleMs ?? 5000);
+    this.#slots = Array.from({ length: this.size }, () => ({
+      worker: undefined,
+      lanes: new Map(),
+      exiting: false,
+      idleTimer: undefined,
+    }));
   }
 
   /** Workers that died and were started again. */
   get restarts(): number {
     return this.#restarts;
+  }
+
+  /** Worker threads running now. */
+  get threads(): number {
+    return this.#slots.filter((s) => s.worker !== undefined).length;
   }
 
   /** Lanes open on each worker. */
@@ -132,13 +151,29 @@ export class MediaWorkerPool {
     });
     // After the listeners (adding a 'message' listener refs the worker again): a thread with no
     // lane must not keep the process alive.
-    if (slot.lanes.size === 0) w.unref();
+    if (slot.lanes.size === 0) this.#idle(slot);
     return w;
   }
 
   #release(slot: Slot, lane: number): void {
     slot.lanes.delete(lane);
-    if (slot.lanes.size === 0) slot.worker?.unref();
+    if (slot.lanes.size === 0) this.#idle(slot);
+  }
+
+  /** No lane on `slot`: let the process exit past it, and end it after `idleMs`. */
+  #idle(slot: Slot): void {
+    const w = slot.worker;
+    if (!w) return;
+    w.unref();
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = setTimeout(() => {
+      slot.idleTimer = undefined;
+      if (slot.worker !== w || slot.lanes.size > 0) return;
+      slot.exiting = true;
+      slot.worker = undefined;
+      void w.terminate();
+    }, this.#idleMs);
+    slot.idleTimer.unref();
   }
 
   /**
@@ -152,6 +187,8 @@ export class MediaWorkerPool {
     const w = this.#ensure(slot);
     const lane = this.#nextLane++;
     slot.lanes.set(lane, client);
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
     w.ref();
     w.postMessage({ t: 'open', lane, link, options } satisfies MediaRequest, [link.port]);
     return new MediaLaneHandle(lane, (m) => {
@@ -173,6 +210,8 @@ export class MediaWorkerPool {
         const w = s.worker;
         s.exiting = true;
         s.worker = undefined;
+        if (s.idleTimer) clearTimeout(s.idleTimer);
+        s.idleTimer = undefined;
         const lanes = [...s.lanes.values()];
         s.lanes.clear();
         for (const c of lanes) c.onCrash(new MediaWorkerError('the media worker pool was closed'));
