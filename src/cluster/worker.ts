@@ -190,12 +190,19 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
         try {
           const st = parseWorkerStatus(msg.data);
           if (st.workerId === this.workerId) return;
+          const now = this.#clock.now();
+          const known = this.#peers.get(st.workerId);
+          const wasLive = known !== undefined && now - known.heardMs <= this.#freshMs;
           this.#peers.set(st.workerId, {
             load: st.load,
             max: st.maxStreams,
             draining: st.draining,
-            heardMs: this.#clock.now(),
+            heardMs: now,
           });
+          // A worker we did not know (just started, or back after a stall) learns of us at once
+          // rather than at our next periodic heartbeat: until it has heard every live peer it
+          // would take itself for the least loaded and claim every free space.
+          if (!wasLive) this.#heartbeat();
         } catch (e) {
           this.#fault(e);
         }
@@ -276,9 +283,27 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
 
   readonly #pendingLeases = new Map<string, { seenMs: number; holder: string }>();
 
-  /** Load as a fraction of what this worker takes. */
+  /**
+   * Spaces held plus claims in flight: what placement compares against its peers' loads. (The
+   * heartbeat publishes only the spaces held: a claim in flight may still fail, and a peer that
+   * counted it would think this worker busier than it is and take one space too many.)
+   */
   get load(): number {
     return this.#held.size + this.#claiming.size;
+  }
+
+  /** A peer counts as live while heard within three heartbeats (and until one of its leases expires). */
+  get #freshMs(): number {
+    return (this.#o.heartbeatMs ?? 1000) * 3;
+  }
+
+  /**
+   * Ids of the other workers this one hears as live (heartbeat within three periods), draining
+   * ones included. Placement only spreads spaces over workers that know each other.
+   */
+  get peers(): string[] {
+    const now = this.#clock.now();
+    return [...this.#peers].filter(([, p]) => now - p.heardMs <= this.#freshMs).map(([id]) => id);
   }
 
   #cpuPct(): number {
@@ -332,8 +357,10 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
    * stalled or gone). Loads stay within one of each other.
    */
   #placementDelay(now: number, step: number, ttlMs: number): number {
-    // A peer is live while heard within three heartbeats (and until one of its leases expires).
-    const fresh = (this.#o.heartbeatMs ?? 1000) * 3;
+    // Peers' loads are spaces they hold (never an in-flight claim that may fail), so a stale load
+    // is at most an underestimate and only makes this worker wait longer, never claim more: with
+    // every live worker known, held counts stay within one of each other.
+    const fresh = this.#freshMs;
     let least = this.load;
     let ahead = 0;
     for (const [id, p] of this.#peers) {
@@ -349,7 +376,6 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
 
   async #claim(spaceId: string, stores: ClusterStores): Promise<void> {
     this.#claiming.add(spaceId);
-    this.#heartbeat(); // peers see the new load at once
     const names = stores.names;
     let lease: Lease | undefined;
     try {
@@ -545,7 +571,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       v: 1,
       workerId: this.workerId,
       atMs: Date.now(),
-      load: this.#held.size + this.#claiming.size,
+      // Held only: see `load`.
+      load: this.#held.size,
       maxStreams: this.#o.maxStreams ?? 8,
       cpuPct: Math.round(this.#cpuPct() * 10) / 10,
       draining: st.status === 'draining',

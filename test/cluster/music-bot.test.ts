@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../samples/music-bot/index.js';
+import { connectNats, openStores } from '../../src/cluster/nats.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { type NatsServer, startNats } from './helpers.js';
 
@@ -14,6 +15,12 @@ describe('music-bot sample on the cluster (ARGON_NATS_URL)', () => {
   beforeAll(async () => {
     nats = await startNats();
     emu = await Emulator.start({ port: 0, timings: { sseBatchMs: 50 } });
+    // The sample's worker uses the default lease TTL (3 s); a bucket keeps the TTL it was created
+    // with, so create it first with a generous one: no stall of this loaded process can make the
+    // worker's lease lapse mid-queue (nothing here measures expiry).
+    const nc = await connectNats(nats.url);
+    await openStores(nc, emu.bot.botId, { leaseTtlMs: 10_000 });
+    await nc.close();
   });
   afterAll(async () => {
     await emu?.close();

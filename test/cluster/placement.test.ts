@@ -9,8 +9,9 @@ import { ClusterError } from '../../src/cluster/errors.js';
 import { Lease } from '../../src/cluster/lease.js';
 import { connectNats, type NatsConnection, openStores } from '../../src/cluster/nats.js';
 import type { SpaceSession, SpaceSessionContext } from '../../src/cluster/playback.js';
-import { parseReply, type SpaceStatus } from '../../src/cluster/wire.js';
+import { parseLease, parseReply, type SpaceStatus } from '../../src/cluster/wire.js';
 import { VoiceWorker } from '../../src/cluster/worker.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { TypedEmitter } from '../../src/util/emitter.js';
 import { type NatsServer, startNats, until } from './helpers.js';
 
@@ -83,29 +84,49 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
   });
 
   it('a lease is exclusive, outlives many TTLs while renewed, expires when abandoned, and is free at once when released', async () => {
-    const stores = await openStores(await connect(), 'lease-bot', { leaseTtlMs: 1000 });
-    expect(stores.leaseTtlMs).toBe(1000);
+    // The holder's schedule runs on a manual clock, so its renewals happen when the test says and
+    // never late: the server's (real) TTL of 10 s is only a bound that no stall of this process
+    // can reach between two renewals.
+    const stores = await openStores(await connect(), 'lease-bot', { leaseTtlMs: 10_000 });
+    expect(stores.leaseTtlMs).toBe(10_000);
+    const clock = new ManualClock(1_000_000);
     const opts = { kv: stores.leases, key: 'k', ttlMs: stores.leaseTtlMs };
-    const a = await Lease.claim({ ...opts, holder: 'a' });
+    const a = await Lease.claim({ ...opts, holder: 'a', clock });
     expect(a).toBeDefined();
     expect(await Lease.claim({ ...opts, holder: 'b' })).toBeUndefined();
-    // Renewals keep it: wait until the key has been rewritten several times (revision moves on).
-    const firstRev = a!.revision!;
-    await until(() => (a!.revision! >= firstRev + 4 ? true : undefined), 'four renewals');
-    expect(a!.valid).toBe(true);
+    // Renewals keep it: five TTLs of the holder's time, one renewal (every ttl/3) at a time.
+    for (let i = 0; i < 15; i++) {
+      const rev = a!.revision!;
+      clock.advance(stores.leaseTtlMs / 3);
+      await until(() => (a!.revision! > rev ? true : undefined), `renewal ${i + 1}`);
+      expect(a!.valid).toBe(true);
+    }
     expect(await Lease.claim({ ...opts, holder: 'b' })).toBeUndefined();
-    // Abandoned (a crash): nobody can take it until the server expires it, then someone can.
+    // Abandoned (a crash): the key stays; nobody can take it before the server expires it.
     a!.abandon();
+    expect(await Lease.claim({ ...opts, holder: 'b' })).toBeUndefined();
+    // Expiry, on a bucket with a short TTL: a holder that is gone (abandoned at once, so no renewal
+    // can be late) loses the key to the next claimant.
+    const short = await openStores(await connect(), 'lease-expiry-bot', { leaseTtlMs: 1000 });
+    const sOpts = { kv: short.leases, key: 'k', ttlMs: short.leaseTtlMs };
+    const gone = await Lease.claim({ ...sOpts, holder: 'a' });
+    expect(gone).toBeDefined();
+    gone!.abandon();
     const b = await until(
-      async () => (await Lease.claim({ ...opts, holder: 'b' })) ?? undefined,
+      async () => (await Lease.claim({ ...sOpts, holder: 'b' })) ?? undefined,
       'b to claim after expiry',
     );
     expect(b.holder).toBe('b');
-    // Released: free at once.
+    // Released: free at once (on the long-TTL bucket too, where waiting for expiry would take 10 s).
     await b.release();
-    const c = await Lease.claim({ ...opts, holder: 'c' });
+    const c = await Lease.claim({ ...sOpts, holder: 'c' });
     expect(c).toBeDefined();
     await c!.release();
+    const d = await Lease.claim({ ...opts, key: 'k2', holder: 'd' });
+    await d!.release();
+    const e = await Lease.claim({ ...opts, key: 'k2', holder: 'e' });
+    expect(e?.holder).toBe('e');
+    await e!.release();
   });
 
   it('spreads spaces across workers, fences a cut-off worker before anyone else starts its spaces, and drains without a TTL wait', async () => {
@@ -130,6 +151,13 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
       return w;
     };
     const [a, b, c] = [await mk('a'), await mk('b'), await mk('c')];
+    // Placement spreads spaces over the workers that know each other: offer spaces only once each
+    // has heard the other two (a worker answers a peer it did not know with a heartbeat at once).
+    // Otherwise the last one started, having heard nobody yet, would rightly take all six.
+    await until(
+      () => ([a, b, c].every((w) => w.peers.length === 2) ? true : undefined),
+      'every worker to have heard the other two',
+    );
     const client = new ClusterClient({ nats: await connect(), botId, leaseTtlMs: 2000 });
     const spaces = ['s1', 's2', 's3', 's4', 's5', 's6'];
     await Promise.all(
@@ -139,9 +167,17 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     const counts = [a, b, c].map((w) => w.spaces.length);
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(1);
 
-    // Cut a off from NATS (its process lives on, its sessions too, until it fences itself).
+    // Cut a off from NATS (its process lives on, its sessions too, until it fences itself). First
+    // let a write a position of each of its spaces, so that a resume from it can be checked.
     const aSpaces = a.spaces;
     expect(aSpaces.length).toBeGreaterThan(0);
+    await until(async () => {
+      for (const s of aSpaces) {
+        const st = await client.spaceState(s);
+        if (!(st?.holder === 'a' && (st.current?.positionMs ?? 0) > 0)) return undefined;
+      }
+      return true;
+    }, "a position of each of a's spaces written by a");
     const lost: string[] = [];
     a.on('released', (s, why) => why === 'lost' && lost.push(s));
     await ncs.get('a')!.close();
@@ -168,8 +204,11 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     await b.drain();
     for (const s of bSpaces) {
       const e = await stores.leases.get(stores.names.spaceLease(s));
-      // Either already deleted (DEL marker) or already re-taken by c.
-      expect(e?.operation === 'DEL' || c.spaces.includes(s)).toBe(true);
+      // Released, not left to expire: either deleted (DEL marker) or already re-taken by c (whose
+      // claim may still be starting its session, so the key is the evidence, not c.spaces).
+      const holder = e?.operation === 'PUT' ? parseLease(e.value).holder : undefined;
+      expect(holder).not.toBe('b');
+      expect(e?.operation === 'DEL' || e?.operation === 'PURGE' || holder === 'c').toBe(true);
     }
     await until(() => (bSpaces.every((s) => c.spaces.includes(s)) ? true : undefined), "b's spaces on c");
     expect(reg.violations).toEqual([]);
@@ -185,7 +224,8 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
       nats: await connect(),
       botId,
       workerId: 'small',
-      leaseTtlMs: 1500,
+      // Not measured here: long enough that no stall of this process can make x1's lease lapse.
+      leaseTtlMs: 10_000,
       maxStreams: 1,
       createSession: (ctx) => new StandInSession(ctx, reg),
     });
@@ -207,16 +247,19 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     const reg = new Registry();
     const botId = 'garbage-bot';
     const faults: Error[] = [];
+    const wnc = await connect();
     const w = new VoiceWorker({
-      nats: await connect(),
+      nats: wnc,
       botId,
       workerId: 'g',
-      leaseTtlMs: 1500,
+      leaseTtlMs: 10_000,
       createSession: (ctx) => new StandInSession(ctx, reg),
     });
     w.on('error', (e) => faults.push(e));
     workers.push(w);
     await w.start();
+    // The worker's subscriptions are on the server before anything is published to them.
+    await wnc.flush();
     const nc = await connect();
     const stores = await openStores(nc, botId);
     const names = stores.names;

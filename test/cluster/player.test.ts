@@ -29,7 +29,8 @@ describe('ClusterPlayer (nats-server + emulator + an in-process worker)', () => 
       nats: await connectNats(nats.url),
       botId: emu.bot.botId,
       workerId: 'w',
-      leaseTtlMs: 2000,
+      // Not measured here: long enough that no stall can make the holder's lease lapse mid-track.
+      leaseTtlMs: 10_000,
       heartbeatMs: 250,
       playback: { rest },
     });
