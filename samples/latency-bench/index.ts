@@ -24,7 +24,7 @@ import { OpusEncoder } from '../../src/codec/opus-encoder.js';
 import { InvalidInputError } from '../../src/errors.js';
 import type { JitterMetrics } from '../../src/jitter/index.js';
 import { sleep } from '../../src/util/abort.js';
-import { systemClock } from '../../src/util/clock.js';
+import { type Clock, systemClock } from '../../src/util/clock.js';
 import { VoiceConnection } from '../../src/voice/connection.js';
 import { type ReceivedPcmFrame, VoiceReceiver } from '../../src/voice/receiver.js';
 import { VoiceSubscriber } from '../../src/voice/subscriber.js';
@@ -47,6 +47,13 @@ export interface LatencyBenchOptions extends SampleOptions {
   initialJitterMs?: number;
   /** Correlation score a peak needs to count as a mark (default 0.5). */
   threshold?: number;
+  /**
+   * Time source of the whole measurement: the mouth's frame timing, the publisher's pacer, the
+   * listener (arrival times, jitter buffer, playout) and the waits between the phases. Default
+   * {@link systemClock}: real latency. Tests pass the `ManualClock` of the emulator they hand in
+   * and step it, so that the measurement is the same on every run however busy the machine is.
+   */
+  clock?: Clock;
 }
 
 /** Latency statistics in ms. */
@@ -74,6 +81,21 @@ export interface LatencyBenchResult extends LatencyStats {
   identities: { publisher: string; listener: string };
 }
 
+/** A `waitUntil` check that wakes every `ms` on `clock` (a `setInterval` on any {@link Clock}). */
+function wakeEvery(clock: Clock, ms: number): (wake: () => void) => () => void {
+  return (wake) => {
+    let timer: unknown;
+    const arm = (): void => {
+      timer = clock.setTimeout(() => {
+        arm();
+        wake();
+      }, ms);
+    };
+    arm();
+    return () => clock.clearTimeout(timer);
+  };
+}
+
 function stats(values: number[]): LatencyStats {
   return {
     p50Ms: percentile(values, 50),
@@ -97,7 +119,7 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
   if (!(intervalMs >= 100) || intervalMs % 20 !== 0)
     throw new InvalidInputError('intervalMs must be a multiple of 20, at least 100');
   if (!(durationMs >= intervalMs * 2)) throw new InvalidInputError('durationMs must cover at least two intervals');
-  const clock = systemClock;
+  const clock = options.clock ?? systemClock;
   const platform = await connectPlatform({ ...options, intents: 0 });
   const where = { spaceId: platform.spaceId, channelId: platform.voiceChannelId };
   const publisher = platform.bot.me.userId;
@@ -109,7 +131,13 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     const ear = await platform.extraIdentity('latency-ear');
     log(`publisher ${publisher}, listener ${ear.userId} (a second identity: one identity cannot hear itself)`);
     // Listen first: the subscriber waits for the publisher's track.
-    subscriber = new VoiceSubscriber({ rest: ear.rest, ...where, userId: publisher, gatewayUrl: platform.audioUrl });
+    subscriber = new VoiceSubscriber({
+      rest: ear.rest,
+      ...where,
+      userId: publisher,
+      gatewayUrl: platform.audioUrl,
+      clock,
+    });
     subscriber.on('error', (e) => log(`subscriber: ${e.message}`));
     receiver = new VoiceReceiver({ clock });
     // The listener's jitter buffer starts low and grows on late arrivals, and never drops a
@@ -127,7 +155,8 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
       for await (const f of stream)
         received.push({ pcm: (f as ReceivedPcmFrame).pcm, atMs: (f as ReceivedPcmFrame).atMs });
     })();
-    connection = new VoiceConnection({ rest: platform.bot.rest, ...where, pacer: platform.pacer });
+    // A clock other than the system clock also drives the connection's pacer (main-thread mode).
+    connection = new VoiceConnection({ rest: platform.bot.rest, ...where, pacer: platform.pacer, clock });
     connection.on('error', () => undefined);
     await connection.ready({ signal, timeoutMs: 30_000 });
     await subscriber.waitFor('subscribed', { signal, timeoutMs: 30_000 });
@@ -136,10 +165,7 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     const sub = subscriber;
     const conn = connection;
     await waitUntil(
-      (wake) => {
-        const t = setInterval(wake, 10);
-        return () => clearInterval(t);
-      },
+      wakeEvery(clock, 10),
       () => sub.framesReceived >= 10 && conn.queuedFrames === 0,
       'the pre-roll to reach the listener',
       { signal, timeoutMs: 30_000 },
@@ -157,7 +183,7 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     const t0 = clock.now();
     for (let i = 0; i < frames; i++) {
       const wait = t0 + (i + 1) * 20 - clock.now();
-      if (wait > 0) await sleep(wait, { signal });
+      if (wait > 0) await sleep(wait, { signal, clock });
       const pcm = new Int16Array(960);
       const isMark = i >= leadIn && (i - leadIn) % every === 0;
       if (isMark) {
@@ -171,10 +197,7 @@ export async function run(options: LatencyBenchOptions = {}): Promise<LatencyBen
     // Keep listening until the ear's timeline is one interval past the last mark.
     const lastMouth = mouth[mouth.length - 1] ?? t0;
     await waitUntil(
-      (wake) => {
-        const t = setInterval(wake, 20);
-        return () => clearInterval(t);
-      },
+      wakeEvery(clock, 20),
       () => (received[received.length - 1]?.atMs ?? 0) >= lastMouth + intervalMs,
       'the last mark to be heard',
       { signal, timeoutMs: 30_000 },

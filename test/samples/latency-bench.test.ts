@@ -1,7 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { OpusDecoder } from '../../src/codec/opus-decoder.js';
 import { OpusEncoder } from '../../src/codec/opus-encoder.js';
 import { Emulator } from '../../src/emulator/index.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { VoiceConnection } from '../../src/voice/connection.js';
+import { VoiceReceiver } from '../../src/voice/receiver.js';
+import type { VoiceSubscriber } from '../../src/voice/subscriber.js';
+import { until } from '../helpers/until.js';
 import { chirp, findMarks, matchMarks, percentile, run, type TimedPcm } from '../../samples/latency-bench/index.js';
 
 /** Splits a signal into 20 ms frames stamped every 20 ms from `t0`. */
@@ -59,17 +64,76 @@ describe('latency-bench marks', () => {
   });
 });
 
+/** Polls every 2 ms with a generous budget against hangs (no timing assertion). */
+const POLL = { intervalMs: 2, timeoutMs: 10_000 };
+
 describe('latency-bench sample', () => {
+  // One manual clock for the emulator (gateway arrival times, join delay) and the sample (the
+  // mouth's frame timing, the publisher's pacer, the listener's arrival times and playout).
+  const clock = new ManualClock(0);
   let emu: Emulator;
   beforeAll(async () => {
-    emu = await Emulator.start({ port: 0 });
+    emu = await Emulator.start({ port: 0, clock });
   });
   afterAll(async () => {
     await emu.close();
   });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
 
   it('hears every mark it published, through the gateway, with a second identity', async () => {
-    const r = await run({ emulator: emu, env: {}, durationMs: 2000, intervalMs: 500, leadInMs: 600 });
+    // The listener's subscriber, handed to the receiver by the sample.
+    const ears: VoiceSubscriber[] = [];
+    const attach = VoiceReceiver.prototype.attach;
+    vi.spyOn(VoiceReceiver.prototype, 'attach').mockImplementation(function (this: VoiceReceiver, ...a) {
+      ears.push(a[1] as VoiceSubscriber);
+      return attach.apply(this, a);
+    });
+    let finished = false;
+    const running = run({ emulator: emu, env: {}, durationMs: 2000, intervalMs: 500, leadInMs: 600, clock }).finally(
+      () => (finished = true),
+    );
+    const live = (endpoint: 'connect' | 'subscribe') =>
+      emu.gateway.sessions().filter((s) => s.endpoint === endpoint && s.state !== 'closed');
+    const publisher = () => VoiceConnection.get(emu.demo.spaceId, emu.demo.voiceChannelId);
+    // Time stays put until both sessions are joining, and after their join delay until the
+    // publisher is ready and the listener subscribed: the pacer starts at the same instant every run.
+    await until(
+      () =>
+        finished ||
+        (live('connect').length === 1 &&
+          live('subscribe').length === 1 &&
+          publisher()?.state.status === 'waiting-ready'),
+      'both sessions joining, the publisher waiting for ready',
+      POLL,
+    );
+    clock.advance(emu.gateway.timings.joinDelayMs);
+    await until(
+      () => finished || (publisher()?.state.status === 'ready' && ears[0]?.state.status === 'subscribed'),
+      'the publisher ready and the listener subscribed',
+      POLL,
+    );
+    /** Every frame the pacer wrote reached the gateway, and every frame the gateway wrote reached the listener. */
+    const settled = () => {
+      const conn = publisher();
+      const ear = ears[0]!;
+      const [pub] = live('connect');
+      const [sub] = live('subscribe');
+      const published = conn?.state.status !== 'ready' || !pub || conn.pacer.metrics.framesSent === pub.framesIn;
+      return published && (!sub || ear.framesReceived === sub.framesOut);
+    };
+    // Then time moves 1 ms at a time, only once what the last step set off has run (the mouth's
+    // next frame, the listener's playout: promise continuations) and every written frame arrived:
+    // each frame reaches the gateway and the listener at its modelled time however busy the
+    // machine is, so no frame is ever late for the jitter buffer and the measurement is the same
+    // on every run.
+    for (let ms = 0; ms < 600_000 && !finished; ms++) {
+      clock.advance(1);
+      await new Promise<void>((r) => setImmediate(r));
+      await until(() => finished || settled(), 'the written frames received', POLL);
+    }
+    const r = await running;
     expect(r.sent).toBe(4);
     expect(r.detected, JSON.stringify({ marks: r.marks, jitter: r.jitter })).toBe(r.sent);
     expect(r.identities.listener).not.toBe(r.identities.publisher);
