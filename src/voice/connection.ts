@@ -482,10 +482,23 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
       trackSource: this.#opts.trackSource,
       metadata: this.#opts.metadata,
     });
+    // The wait for `ready` is armed in the same call as the `open` event is seen: a main-thread
+    // pacer can report `open` and a `ready` that came in the same TCP read back to back, before
+    // any continuation of `await opened` runs, and a `ready` with no waiter would be lost.
+    let readied: Promise<SocketEvent> | undefined;
     const opened = this.#nextSocket(
       (e) => e.type === 'open' || e.type === 'close' || e.type === 'unexpected-response',
       t.connectMs ?? 10_000,
       'opening the audio socket',
+      (e) => {
+        if (e.type !== 'open') return;
+        readied = this.#nextSocket(
+          (r) => r.type === 'close' || (r.type === 'text' && ['ready', 'error'].includes(statusOf(r.text) ?? '')),
+          t.readyMs ?? 20_000,
+          "waiting for the gateway's ready",
+        );
+        readied.catch(() => undefined);
+      },
     );
     this.#socketOpen = false;
     this.pacer.connect({
@@ -510,11 +523,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     this.#socketOpen = true;
     // waiting-ready
     this.#setState({ status: 'waiting-ready', attempt });
-    const msg = await this.#nextSocket(
-      (e) => e.type === 'close' || (e.type === 'text' && ['ready', 'error'].includes(statusOf(e.text) ?? '')),
-      t.readyMs ?? 20_000,
-      "waiting for the gateway's ready",
-    ).catch((err) => {
+    const msg = await readied!.catch((err) => {
       this.pacer.disconnect(1000, true);
       throw err;
     });
@@ -623,11 +632,16 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     if (w) w(ev);
   }
 
-  /** Resolves with the next socket event matching `match`; rejects on deadline or close(). */
+  /**
+   * Resolves with the next socket event matching `match`; rejects on deadline or close().
+   * `onMatch` runs synchronously with the matching event, so it can arm the next wait before
+   * the socket reports anything else.
+   */
   #nextSocket(
     match: (e: SocketEvent) => boolean,
     timeoutMs?: number,
     what = 'waiting on the audio socket',
+    onMatch?: (e: SocketEvent) => void,
   ): Promise<SocketEvent> {
     return new Promise<SocketEvent>((resolve, reject) => {
       let timer: unknown;
@@ -644,6 +658,7 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
         if (!match(e)) return;
         cleanup();
         resolve(e);
+        onMatch?.(e);
       };
       if (timeoutMs !== undefined)
         timer = this.#clock.setTimeout(() => {

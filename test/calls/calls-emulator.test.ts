@@ -24,9 +24,17 @@ import { RestClient } from '../../src/rest/client.js';
 import { RateLimiter } from '../../src/rest/rate-limiter.js';
 import { RATE_LIMITS } from '../../src/rest/routes.js';
 import type { JitterMetrics } from '../../src/jitter/index.js';
+import { ManualClock } from '../../src/util/clock.js';
 import type { ReceivedOpusFrame } from '../../src/voice/receiver.js';
+import { until } from '../helpers/until.js';
 
 let emu: Emulator;
+
+/**
+ * Bound of every wait on real sockets: generous, only there to turn a hang into a message. No
+ * outcome below depends on how fast the machine is.
+ */
+const WAIT = { timeoutMs: 20_000, intervalMs: 5 };
 
 beforeAll(async () => {
   emu = await Emulator.start({ port: 0, audioPort: 0, audioTimings: { joinDelayMs: 0 }, timings: { sseBatchMs: 20 } });
@@ -126,10 +134,12 @@ describe('policies over ICalls', () => {
     b.wiring.events.on('callEnded', (ev) => callEnded.push(ev.callId));
     const sim = emu.placeCall({ fromUserId: emu.demo.userIds[1], toBotUserId: b.bot.userId });
     expect(await sim.ended).toBe('rejected');
-    await expect.poll(() => ended).toEqual(['rejected']);
+    await until(() => ended.length > 0, 'the call ended', WAIT);
+    expect(ended).toEqual(['rejected']);
     expect(rejected).toEqual(['closed for lunch']);
     // The platform sends callEnded after the bot's own Reject too (docs/platform.md §R6.1).
-    await expect.poll(() => callEnded).toEqual([sim.callId]);
+    await until(() => callEnded.length > 0, 'callEnded', WAIT);
+    expect(callEnded).toEqual([sim.callId]);
     expect(b.accepts).toEqual([]);
     expect(manager.activeCalls).toEqual([]);
     await manager.close();
@@ -178,7 +188,7 @@ describe('policies over ICalls', () => {
     expect(outcome.filter((o) => o === 'rejected')).toHaveLength(7);
     expect(reasons).toEqual(Array(7).fill('all lines are busy'));
     expect(new Set(b.accepts)).toEqual(new Set(sims.filter((_, i) => outcome[i] === 'accepted').map((s) => s.callId)));
-    await expect.poll(() => connected.size).toBe(3);
+    await until(() => connected.size === 3, 'three calls connected', WAIT);
     expect(manager.busyLines).toBe(3);
     // Process shutdown: every live call is hung up.
     await manager.close();
@@ -186,7 +196,11 @@ describe('policies over ICalls', () => {
     expect(await Promise.all(accepted.map((s) => s.ended))).toEqual(['hangup', 'hangup', 'hangup']);
     expect(manager.activeCalls).toEqual([]);
     // Every duplex socket of the bot is gone from the gateway.
-    await expect.poll(() => emu.gateway.sessions().filter((x) => x.identity === b.bot.userId).length).toBe(0);
+    await until(
+      () => emu.gateway.sessions().filter((x) => x.identity === b.bot.userId).length === 0,
+      'every duplex socket of the bot closed',
+      WAIT,
+    );
     await b.close();
   });
 
@@ -194,12 +208,20 @@ describe('policies over ICalls', () => {
     const short = await Emulator.start({ port: 0, audio: false, timings: { sseBatchMs: 20, ringTimeoutMs: 150 } });
     try {
       const b = await connectBot(short);
-      const manager = answerCalls({ ...b.wiring, policy: acceptAfter(30_000), onCall: holdUntilEnded });
+      // The bot's side runs on a clock that never moves: the 30 s accept delay cannot end before
+      // the emulator's 150 ms ring timeout, however slow the machine is.
+      const manager = answerCalls({
+        ...b.wiring,
+        policy: acceptAfter(30_000),
+        onCall: holdUntilEnded,
+        clock: new ManualClock(0),
+      });
       const ended: string[] = [];
       manager.on('ended', (_c, r) => ended.push(r));
       const sim = short.placeCall({ fromUserId: short.demo.userIds[0], toBotUserId: b.bot.userId });
       expect(await sim.ended).toBe('timeout');
-      await expect.poll(() => ended).toEqual(['remote-ended']);
+      await until(() => ended.length > 0, 'the call ended at the manager', WAIT);
+      expect(ended).toEqual(['remote-ended']);
       expect(b.accepts).toEqual([]);
       await manager.close();
       await b.close();
@@ -213,14 +235,19 @@ describe('ICalls rate limit (20/min per bot)', () => {
   it('an Accept that cannot get a rate-limit permit in time fails fast (RateLimitError) instead of ringing out', async () => {
     const creds = emu.createBot({ verified: true });
     // A client-side window of one ICalls request: the second request must wait for a permit.
+    // The bot's side (limiter, REST deadlines, manager) runs on a clock that never moves: the
+    // 300 ms Accept deadline is a number the limiter compares with its window, never a timer
+    // that a slow first Accept could lose to.
+    const clock = new ManualClock(0);
     const rest = new RestClient({
       token: creds.token,
       baseUrl: emu.apiUrl,
-      limiter: new RateLimiter({ limits: { ...RATE_LIMITS, ICalls: 1 } }),
+      clock,
+      limiter: new RateLimiter({ limits: { ...RATE_LIMITS, ICalls: 1 }, clock }),
     });
     const events = new EventStream({ rest, intents: Intents.All });
     await events.start();
-    const manager = answerCalls({ rest, events, onCall: holdUntilEnded, deadlines: { acceptMs: 300 } });
+    const manager = answerCalls({ rest, events, onCall: holdUntilEnded, deadlines: { acceptMs: 300 }, clock });
     const ended: string[] = [];
     const errors: Error[] = [];
     manager.on('ended', (_c, r) => ended.push(r));
@@ -228,7 +255,8 @@ describe('ICalls rate limit (20/min per bot)', () => {
     const first = emu.placeCall({ fromUserId: newUser('first'), toBotUserId: creds.userId });
     await first.accepted;
     const second = emu.placeCall({ fromUserId: newUser('second'), toBotUserId: creds.userId });
-    await expect.poll(() => ended).toEqual(['accept-failed']);
+    await until(() => ended.length > 0, 'the second call ended', WAIT);
+    expect(ended).toEqual(['accept-failed']);
     // The limiter knows the next ICalls permit is ~60 s away, past the 300 ms Accept deadline, so
     // the request is refused before it is sent rather than after waiting out the deadline.
     expect(errors.map((e) => e.name)).toEqual(['RateLimitError']);
@@ -243,28 +271,49 @@ describe('ICalls rate limit (20/min per bot)', () => {
 describe('audio both ways over /audio/duplex', () => {
   it('the greeting reaches the caller: frames captured at the emulator and by the caller, all gateway-safe', async () => {
     const b = await connectBot();
+    // The bot's side on a manual clock (its pacer then runs on the main thread, on that clock):
+    // time moves one frame at a time, and only once every frame the pacer wrote was captured at
+    // the emulator and by the caller, so no frame is ever late (dropped) or missing when the
+    // call ends, however busy the machine is.
+    const clock = new ManualClock(0);
     const played: number[] = [];
+    let session: DuplexCallSession | undefined;
+    let stepped!: () => void;
+    const steppingDone = new Promise<void>((r) => (stepped = r));
     const manager = answerCalls({
       ...b.wiring,
+      clock,
       onCall: async (call) => {
+        session = call.session;
         const r = await call.session!.play(toneSource([[440, 300]]), { signal: call.signal });
         played.push(r.frames);
+        // Hang up only once the test stopped the clock and saw every sent frame arrive.
+        await steppingDone;
       },
     });
     const alice = emu.demo.userIds[0];
     const sim = emu.placeCall({ fromUserId: alice, toBotUserId: b.bot.userId });
     await sim.accepted;
     const heard = sim.caller.listen({ identity: b.bot.userId });
-    await expect
-      .poll(() => emu.gateway.sessions().find((x) => x.identity === b.bot.userId && x.endpoint === 'duplex')?.room)
-      .toBe(sim.roomName);
+    await until(() => session !== undefined, 'the connected session', WAIT);
+    expect(emu.gateway.sessions().find((x) => x.identity === b.bot.userId && x.endpoint === 'duplex')?.room).toBe(
+      sim.roomName,
+    );
+    const published = () => emu.gateway.published({ identity: b.bot.userId, room: sim.roomName });
+    const sent = () => session!.duplex.pacer.metrics.framesSent;
+    const arrived = () => published().length === sent() && heard.frames.length === sent();
+    for (let i = 0; i < 500 && played.length === 0; i++) {
+      clock.advance(20);
+      await until(arrived, `frame ${sent()} at the emulator and the caller`, WAIT);
+    }
+    stepped();
     expect(await sim.ended).toBe('hangup');
     expect(played).toEqual([15]);
-    const published = emu.gateway.published({ identity: b.bot.userId, room: sim.roomName });
-    expect(published.length).toBeGreaterThanOrEqual(15);
-    expect(published.every((f) => isGatewaySafe(f.data, 20))).toBe(true);
+    expect(published().length).toBe(sent());
+    expect(published().length).toBeGreaterThanOrEqual(15);
+    expect(published().every((f) => isGatewaySafe(f.data, 20))).toBe(true);
     // The caller heard the same packets the gateway accepted (pre-roll silence + the tone).
-    expect(heard.frames.length).toBe(published.length);
+    expect(heard.frames.length).toBe(published().length);
     expect(heard.frames.filter((f) => f.data.length > 3).length).toBeGreaterThanOrEqual(15);
     await manager.close();
     await b.close();
@@ -347,15 +396,16 @@ describe('how calls end', () => {
     b.wiring.events.on('callEnded', (ev) => callEnded.push(ev.callId));
     const sim = emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: b.bot.userId });
     await sim.accepted;
-    await expect.poll(() => session).toBeDefined();
+    await until(() => session !== undefined, 'the connected session', WAIT);
     sim.hangUp();
     expect(await sim.ended).toBe('hangup');
     // The emulator takes the caller out of the room at once (target_left on the socket) and
     // sends callEnded on the next SSE batch: either may end the call, but only once.
-    await expect.poll(() => callEnded).toEqual([sim.callId]);
+    await until(() => callEnded.length > 0, 'callEnded', WAIT);
+    expect(callEnded).toEqual([sim.callId]);
     expect(ended).toHaveLength(1);
     expect(['remote-ended', 'target-left']).toContain(ended[0]);
-    await expect.poll(() => session!.duplex.state.status).toBe('closed');
+    await until(() => session!.duplex.state.status === 'closed', 'the duplex socket closed', WAIT);
     expect(session!.closed).toBe(true);
     await manager.close();
     await b.close();
@@ -393,11 +443,11 @@ describe('how calls end', () => {
     manager.on('ended', (_c, r) => ended.push(r));
     const sim = emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: b.bot.userId });
     await sim.accepted;
-    await expect.poll(() => session).toBeDefined();
+    await until(() => session !== undefined, 'the connected session', WAIT);
     sim.caller.leave();
     expect(await sim.ended).toBe('hangup');
     expect(ended).toEqual(['target-left']);
-    await expect.poll(() => session!.duplex.state.status).toBe('closed');
+    await until(() => session!.duplex.state.status === 'closed', 'the duplex socket closed', WAIT);
     await manager.close();
     await b.close();
   });
@@ -418,7 +468,7 @@ describe('how calls end', () => {
     manager.on('error', () => {});
     const sim = emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: b.bot.userId });
     await sim.accepted;
-    await expect.poll(() => session).toBeDefined();
+    await until(() => session !== undefined, 'the connected session', WAIT);
     emu.faults.audio({ kind: 'drop', target: { identity: b.bot.userId } });
     expect(await sim.ended).toBe('hangup');
     expect(ended).toEqual(['socket-lost']);

@@ -11,6 +11,7 @@ import {
   acceptAll,
   answerCalls,
   CallRecording,
+  type DuplexCallSession,
   type EchoProgress,
   echoHandler,
   opusFramesSource,
@@ -26,8 +27,12 @@ import { EventStream } from '../../src/events/event-stream.js';
 import { Intents } from '../../src/events/intents.js';
 import { RestClient } from '../../src/rest/client.js';
 import { ManualClock } from '../../src/util/clock.js';
+import { until } from '../helpers/until.js';
 
 let emu: Emulator;
+
+/** Bound of every wait on real sockets: generous, only there to turn a hang into a message. */
+const WAIT = { timeoutMs: 20_000, intervalMs: 5 };
 let dir: string;
 
 beforeAll(async () => {
@@ -58,21 +63,29 @@ async function connectBot() {
 describe('echo flow over a call (docs/platform.md §A7)', () => {
   it('greets, records the caller, plays the recording back byte for byte, then hangs up', async () => {
     const b = await connectBot();
+    // The bot's side (pacer, recording window, playout waits) on one manual clock; the emulator
+    // and the caller's speech run in real time. The clock moves one frame at a time, and only once
+    // every frame the pacer wrote reached the caller; it stands still while the caller speaks and
+    // moves the 2 s recording window on only once the bot received every spoken frame. During the
+    // playback it moves only with a frame queued, so no silence filler can slip between two
+    // played-back frames. Nothing below depends on how busy the machine is.
+    const clock = new ManualClock(0);
     const phases: string[] = [];
-    let recordingStarted!: () => void;
-    const recording = new Promise<void>((r) => (recordingStarted = r));
     const results: unknown[] = [];
+    let session: DuplexCallSession | undefined;
+    let playbackStart = 0;
     const manager = answerCalls({
       rest: b.rest,
       events: b.events,
       policy: acceptAll(),
-      // 2 s of recording for 0.5 s of speech: room for a slow event loop on shared cores.
+      clock,
       recordSeconds: 2,
       echo: {
         tts: false,
-        onProgress: (p: EchoProgress) => {
+        onProgress: (p: EchoProgress, call) => {
           phases.push(p.phase);
-          if (p.phase === 'recording') recordingStarted();
+          session ??= call.session;
+          if (p.phase === 'playback') playbackStart = call.session!.duplex.stats.framesAccepted;
           if (p.phase === 'done') results.push(p.result);
         },
       },
@@ -81,11 +94,32 @@ describe('echo flow over a call (docs/platform.md §A7)', () => {
     const call = emu.placeCall({ fromUserId: alice, toBotUserId: b.bot.userId });
     await call.accepted;
     const heard = call.caller.listen({ identity: b.bot.userId });
-    // Speak once the bot records: what is said then is what comes back.
-    await recording;
+    const sent = () => session?.duplex.pacer.metrics.framesSent ?? 0;
+    /** One frame of time; returns once every frame sent so far reached the caller. */
+    const step = async () => {
+      if (phases.at(-1) === 'playback') {
+        await until(
+          () => session!.duplex.queuedFrames > 0 || session!.duplex.stats.framesAccepted - playbackStart >= 25,
+          'the next played-back frame queued',
+          WAIT,
+        );
+      }
+      clock.advance(20);
+      await until(() => heard.frames.length === sent(), `frame ${sent()} heard by the caller`, WAIT);
+    };
+    await until(() => phases.length > 0, 'the greeting started', WAIT);
+    // Greeting and beep, up to the start of the recording.
+    for (let i = 0; i < 1000 && !phases.includes('recording'); i++) await step();
+    expect(phases).toEqual(['greeting', 'recording']);
+    expect(session!.duplex.pacer.runtime.mode).toBe('main');
+    // Speak while the bot records: what is said then is what comes back.
     const spoken = Array.from({ length: 25 }, (_, i) => frame(i));
     const withDtx = [...spoken.slice(0, 12), new Uint8Array([0xf8]), ...spoken.slice(12)];
     await call.caller.speak(withDtx).done;
+    await until(() => session!.framesReceived === withDtx.length, 'every spoken frame received by the bot', WAIT);
+    // The 2 s recording window ends and the recording plays back; then the bot hangs up (the
+    // clock stands still from there: nothing is left to pace).
+    for (let i = 0; i < 1000 && !phases.includes('done'); i++) await step();
     const reason = await call.ended;
     expect(reason).toBe('hangup');
     expect(phases).toEqual(['greeting', 'recording', 'playback', 'done']);
