@@ -23,6 +23,7 @@ import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { nativeAddonPath } from '../codec/native.js';
 import { AbortError, ClosedError, InvalidInputError, TimeoutError } from '../errors.js';
+import { waitForChange } from '../util/atomics.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { SampleWindow } from '../util/stats.js';
@@ -43,16 +44,6 @@ import {
 import { FrameSchedule, type FrameScheduleOptions, type LatePolicy } from './schedule.js';
 
 const MAX_STREAMS = 4096;
-
-/** `Atomics.waitAsync` (V8, Node ≥ 16) is missing from the ES2023 lib typings. */
-interface AtomicsWithWaitAsync {
-  waitAsync(
-    arr: Int32Array,
-    index: number,
-    value: number,
-    timeoutMs?: number,
-  ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-}
 
 /** Options of {@link FramePacer}. */
 export interface FramePacerOptions {
@@ -287,9 +278,8 @@ export class PacerThread {
   }
 
   /** @internal Waits (at most `ms`) for stream `id`'s consumed counter to move from `seen`. */
-  async waitConsumed(id: number, seen: number, ms: number): Promise<void> {
-    const r = (Atomics as unknown as AtomicsWithWaitAsync).waitAsync(this.#consumed, id, seen, ms);
-    if (r.async) await r.value;
+  waitConsumed(id: number, seen: number, ms: number): Promise<void> {
+    return waitForChange(this.#consumed, id, seen, ms);
   }
 
   /** @internal Removes a stream; the worker exits with the last one. */

@@ -5,19 +5,10 @@
  * @packageDocumentation
  */
 import { type MessagePort, parentPort, workerData } from 'node:worker_threads';
+import { waitForChange } from '../../util/atomics.js';
 import { createAudioSource } from '../sources/create-source.js';
 import { type LanePacer, MediaLane } from './lane.js';
 import type { LaneLink, MediaReply, MediaRequest } from './protocol.js';
-
-/** `Atomics.waitAsync` (V8, Node ≥ 16) is missing from the ES2023 lib typings. */
-interface AtomicsWithWaitAsync {
-  waitAsync(
-    arr: Int32Array,
-    index: number,
-    value: number,
-    timeoutMs?: number,
-  ): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-}
 
 const CLEAR_DEADLINE_MS = 1000;
 
@@ -81,9 +72,8 @@ class PortPacer implements LanePacer {
     this.#port.postMessage({ t: 'quiet', id: this.#id });
   }
 
-  async waitConsumed(seen: number, ms: number): Promise<void> {
-    const r = (Atomics as unknown as AtomicsWithWaitAsync).waitAsync(this.#consumed, this.#id, seen, ms);
-    if (r.async) await r.value;
+  waitConsumed(seen: number, ms: number): Promise<void> {
+    return waitForChange(this.#consumed, this.#id, seen, ms);
   }
 
   close(): void {

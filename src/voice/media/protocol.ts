@@ -14,24 +14,11 @@
  * ```
  * @packageDocumentation
  */
-import type { MessagePort } from 'node:worker_threads';
+import type { PacerProducerLink } from '../../pacing/pacer.js';
 import type { NormalizeOption } from '../sources/types.js';
 
-/** How a lane feeds one pacer stream (see `PacerProducerLink`, minus the port's type details). */
-export interface LaneLink {
-  /** Port into the pacer thread (transferred to the media worker). */
-  port: MessagePort;
-  /** Stream id on the pacer thread. */
-  streamId: number;
-  /** Int32 consumed counters (pacer side). */
-  consumed: SharedArrayBuffer;
-  /** Int32 pushed counters (producer side). */
-  pushed: SharedArrayBuffer;
-  /** The pacer queue's bound. */
-  capacity: number;
-  /** Duration of every frame. */
-  frameDurationMs: number;
-}
+/** How a lane feeds one pacer stream: the pacer's producer link, its port transferred to the media worker. */
+export type LaneLink = PacerProducerLink;
 
 /** Options of a lane, fixed for its life except `volume`. */
 export interface LaneOptions {
