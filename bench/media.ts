@@ -29,13 +29,21 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import WebSocket from 'ws';
 import { percentile } from '../src/util/stats.js';
-import { VoiceConnection } from '../src/voice/connection.js';
 import { AudioPlayer } from '../src/voice/player.js';
 import { createAudioSource } from '../src/voice/sources/create-source.js';
 import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
-import { FRAME, type Gateway, sleep, spin, startGateway, table, timing } from './lib/gateway.js';
+import {
+  connectArgon,
+  connectRaw,
+  FRAME,
+  type Gateway,
+  sleep,
+  spin,
+  startGateway,
+  table,
+  timing,
+} from './lib/gateway.js';
 
 type Impl = 'worker' | 'main' | 'baseline';
 const IMPL_NAME: Record<Impl, string> = {
@@ -126,16 +134,7 @@ interface Playing {
 
 /** argon-voice: VoiceConnection (worker pacer) + AudioPlayer with the media plane chosen by `media`. */
 async function argonPlay(gw: Gateway, room: string, file: string, media: 'auto' | 'main'): Promise<Playing> {
-  const token = await gw.token(room);
-  const conn = new VoiceConnection({
-    spaceId: 'bench',
-    channelId: room,
-    tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
-    prerollMs: 0,
-    pingIntervalMs: 0,
-    pacer: { latePolicy: 'burst' },
-  });
-  await conn.ready({ timeoutMs: 20_000 });
+  const conn = await connectArgon(gw, room, { pacer: { latePolicy: 'burst' } });
   const player = new AudioPlayer(conn, { media });
   const track = player.play(file);
   return {
@@ -157,17 +156,7 @@ async function argonPlay(gw: Gateway, room: string, file: string, media: 'auto' 
  * the next frame from the main thread (late cycles send back to back to catch up).
  */
 async function baselinePlay(gw: Gateway, room: string, file: string): Promise<Playing> {
-  const token = await gw.token(room);
-  const ws = new WebSocket(`${gw.audioUrl}/audio/connect?stereo=false&frame_duration_ms=20`, {
-    headers: { Authorization: `Bearer ${token}` },
-    perMessageDeflate: false,
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.on('message', (d, bin) => {
-      if (!bin && /"ready"/.test(String(d))) resolve();
-    });
-    ws.on('error', reject);
-  });
+  const ws = await connectRaw(gw, room);
   const source = await createAudioSource(file, { format: 'opus', channels: 1, frameDurationMs: FRAME });
   const it = source[Symbol.asyncIterator]();
   const buffer: Uint8Array[] = [];
@@ -280,16 +269,7 @@ async function bench2(gw: Gateway, files: { ogg: string; mp3: string }, quick: b
       const late: number[] = [];
       for (let k = 0; k < n; k++) {
         const room = `m2-${input}-${media}-${k}`;
-        const token = await gw.token(room);
-        const conn = new VoiceConnection({
-          spaceId: 'bench',
-          channelId: room,
-          tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
-          prerollMs: 0,
-          keepalive: false,
-          pingIntervalMs: 0,
-        });
-        await conn.ready({ timeoutMs: 20_000 });
+        const conn = await connectArgon(gw, room, { keepalive: false });
         const player = new AudioPlayer(conn, { media });
         await sleep(300); // the media thread boots while connecting in real use
         const t0 = performance.timeOrigin + performance.now();

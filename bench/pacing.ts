@@ -26,29 +26,28 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
-import WebSocket from 'ws';
 import { FramePacer, PacerThread } from '../src/pacing/pacer.js';
 import { percentile } from '../src/util/stats.js';
-import { VoiceConnection } from '../src/voice/connection.js';
 import { AudioPlayer } from '../src/voice/player.js';
 import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
-import { FRAME, type Gateway, sleep, spin, startGateway, table, timing } from './lib/gateway.js';
+import {
+  connectArgon,
+  connectRaw,
+  FRAME,
+  type Gateway,
+  sleep,
+  spin,
+  startGateway,
+  table,
+  timing,
+} from './lib/gateway.js';
 
 const SILENCE = Uint8Array.from([0xf8, 0xff, 0xfe]);
 const audioFrame = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
 
 /** One argon-voice publishing stream on `room`: VoiceConnection (worker pacer) fed from this thread. */
 async function argonStream(gw: Gateway, room: string, opts: { keepalive?: boolean } = {}) {
-  const token = await gw.token(room);
-  const conn = new VoiceConnection({
-    spaceId: 'bench',
-    channelId: room,
-    tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
-    prerollMs: 0,
-    keepalive: opts.keepalive ?? true,
-    pingIntervalMs: 0,
-  });
-  await conn.ready({ timeoutMs: 10_000 });
+  const conn = await connectArgon(gw, room, { keepalive: opts.keepalive ?? true });
   let stop = false;
   const producer = (async () => {
     for (let i = 0; !stop; i++) await conn.sendFrame(audioFrame(i)).catch(() => undefined);
@@ -65,17 +64,7 @@ async function argonStream(gw: Gateway, room: string, opts: { keepalive?: boolea
 
 /** The baseline: @discordjs/voice's scheme — absolute deadline, setTimeout, main-thread socket. */
 async function baselineStream(gw: Gateway, room: string) {
-  const token = await gw.token(room);
-  const ws = new WebSocket(`${gw.audioUrl}/audio/connect?stereo=false&frame_duration_ms=20`, {
-    headers: { Authorization: `Bearer ${token}` },
-    perMessageDeflate: false,
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.on('message', (d, bin) => {
-      if (!bin && /"ready"/.test(String(d))) resolve();
-    });
-    ws.on('error', reject);
-  });
+  const ws = await connectRaw(gw, room);
   let next = performance.now();
   let i = 0;
   let timer: ReturnType<typeof setTimeout> | undefined;
@@ -293,16 +282,7 @@ async function bench5(gw: Gateway) {
       const samples: number[] = [];
       for (let k = 0; k < 5; k++) {
         const room = `b5-${kind.slice(0, 3)}-${k}`;
-        const token = await gw.token(room);
-        const conn = new VoiceConnection({
-          spaceId: 'bench',
-          channelId: room,
-          tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
-          prerollMs: 0,
-          keepalive: false,
-          pingIntervalMs: 0,
-        });
-        await conn.ready({ timeoutMs: 10_000 });
+        const conn = await connectArgon(gw, room, { keepalive: false });
         const player = new AudioPlayer(conn);
         const t0 = performance.timeOrigin + performance.now();
         const track = player.play(file);

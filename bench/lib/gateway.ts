@@ -15,7 +15,9 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Emulator } from '../../src/emulator/index.js';
 import { mintLiveKitToken } from '../../src/emulator/audio/tokens.js';
+import WebSocket from 'ws';
 import { percentile } from '../../src/util/stats.js';
+import { VoiceConnection, type VoiceConnectionOptions } from '../../src/voice/connection.js';
 
 export const FRAME = 20;
 
@@ -83,6 +85,44 @@ export async function startGateway(): Promise<Gateway> {
       await new Promise((r) => child.once('exit', r));
     },
   };
+}
+
+/**
+ * An argon-voice publishing session on `room`, ready: a token minted for the gateway child, no
+ * pre-roll, no client ping (nothing but media on the wire), and `options` on top.
+ */
+export async function connectArgon(
+  gw: Gateway,
+  room: string,
+  options: Partial<VoiceConnectionOptions> = {},
+): Promise<VoiceConnection> {
+  const token = await gw.token(room);
+  const conn = new VoiceConnection({
+    spaceId: 'bench',
+    channelId: room,
+    tokenProvider: async () => ({ token, ingressUrl: gw.audioUrl }),
+    prerollMs: 0,
+    pingIntervalMs: 0,
+    ...options,
+  });
+  await conn.ready({ timeoutMs: 20_000 });
+  return conn;
+}
+
+/** A bare `/audio/connect` socket on `room` from this thread, open and `ready` (the baselines' transport). */
+export async function connectRaw(gw: Gateway, room: string): Promise<WebSocket> {
+  const token = await gw.token(room);
+  const ws = new WebSocket(`${gw.audioUrl}/audio/connect?stereo=false&frame_duration_ms=20`, {
+    headers: { Authorization: `Bearer ${token}` },
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.on('message', (d, bin) => {
+      if (!bin && /"ready"/.test(String(d))) resolve();
+    });
+    ws.on('error', reject);
+  });
+  return ws;
 }
 
 /** Receive-side timing of one stream. */
