@@ -24,7 +24,7 @@ import { connectCluster } from '../shared/cluster.js';
 import type { CommandExchange } from '../shared/commands.js';
 import { connectPlatform, type SampleOptions, type SamplePlatform } from '../shared/platform.js';
 import { untilAborted, waitUntil } from '../shared/wait.js';
-import { MusicBot, type TrackReport } from './music-bot.js';
+import { MusicBot, type MusicBotOptions, type TrackReport } from './music-bot.js';
 
 export { MUSIC_COMMANDS, MusicBot, type MusicBotOptions, type TrackReport } from './music-bot.js';
 
@@ -36,6 +36,11 @@ export interface MusicBotRunOptions extends SampleOptions {
   stereo?: boolean;
   /** Emulator demo: length of each generated track, ms (default 2000). */
   demoTrackMs?: number;
+  /**
+   * Pacer options on top of the platform's (tests that compare every packet pass a late policy
+   * that never drops one; the default `skip` drops a frame whose slot passed).
+   */
+  pacer?: MusicBotOptions['pacer'];
 }
 
 /** What the simulated people saw and heard in an emulator run. */
@@ -81,7 +86,7 @@ export async function run(options: MusicBotRunOptions = {}): Promise<MusicBotRun
     voiceChannelId: platform.voiceChannelId,
     crossfadeMs: options.crossfadeMs ?? 1000,
     stereo: options.stereo ?? false,
-    pacer: platform.pacer,
+    pacer: { ...platform.pacer, ...options.pacer },
     ...(cluster ? { player: (channelId: string) => cluster.player(platform.spaceId, channelId) } : {}),
     log,
   });

@@ -19,7 +19,7 @@ import { isMain, runCli } from '../shared/cli.js';
 import { connectPlatform, type SampleOptions, type SamplePlatform } from '../shared/platform.js';
 import { untilAborted, waitUntil } from '../shared/wait.js';
 import { engineFromEnv } from './engines.js';
-import { TtsBot, type Utterance } from './tts-bot.js';
+import { TtsBot, type TtsBotOptions, type Utterance } from './tts-bot.js';
 
 export { EspeakTtsEngine, engineFromEnv, OpenAiTtsEngine, type OpenAiTtsOptions } from './engines.js';
 export { TtsBot, type TtsBotOptions, type Utterance } from './tts-bot.js';
@@ -36,6 +36,11 @@ export interface TtsBotRunOptions extends SampleOptions {
   engine?: TtsEngine;
   /** Emulator demo: what the simulated user posts (default {@link DEMO_MESSAGES}). */
   demoMessages?: readonly string[];
+  /**
+   * Pacer options on top of the platform's (tests that count every frame pass a late policy that
+   * never drops one; the default `skip` drops a frame whose slot passed, right for live speech).
+   */
+  pacer?: TtsBotOptions['pacer'];
 }
 
 /** What the simulated listener heard in an emulator run. */
@@ -77,7 +82,7 @@ export async function run(options: TtsBotRunOptions = {}): Promise<TtsBotRunResu
       voiceChannelId: platform.voiceChannelId,
       textChannelId: platform.textChannelId,
       engine,
-      pacer: platform.pacer,
+      pacer: { ...platform.pacer, ...options.pacer },
       log,
     });
     let demo: TtsDemoReport | undefined;

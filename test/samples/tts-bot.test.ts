@@ -46,7 +46,14 @@ describe('tts-bot sample', () => {
         return { pcm, sampleRate: 16_000, channels: 1 };
       },
     };
-    const r = await run({ emulator: emu, env: {}, engine, demoMessages: ['one'] });
+    // Every frame is counted: a late pacer slot (a busy machine) must delay a frame, never drop it.
+    const r = await run({
+      emulator: emu,
+      env: {},
+      engine,
+      demoMessages: ['one'],
+      pacer: { latePolicy: 'burst', maxBurst: 1000 },
+    });
     expect(calls).toEqual(['one']);
     expect(r.engine).toBe('fake-cloud');
     expect(r.utterances[0]!.frames).toBe(25);
