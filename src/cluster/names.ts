@@ -6,6 +6,7 @@
  * argon.<bot>.events._.<type>         router → same stream                        (events without a space)
  * argon.<bot>.cmd.<space>             client → lease holder (request/reply)
  * argon.<bot>.status.<worker>         worker heartbeats (load, per-space position)
+ * argon.<bot>.alive.<worker>          liveness probe (request/reply; "no responders" = its connection is gone)
  * KV argon_<bot>_leases               space.<space> and router: leases (bucket TTL = lease TTL)
  * KV argon_<bot>_state                space.<space>: desired state (queue, position); router.cursor
  * ```
@@ -37,6 +38,11 @@ export interface ClusterNames {
   status(workerId: string): string;
   /** Filter of every worker's status. */
   readonly statusAll: string;
+  /**
+   * Liveness subject of a worker: it answers requests there for as long as its NATS connection
+   * lives, so "no responders" means the server has dropped that connection (the process died).
+   */
+  alive(workerId: string): string;
   /** Lease key of a space. */
   spaceLease(spaceId: string): string;
   /** Lease key of the router. */
@@ -62,6 +68,7 @@ export function clusterNames(botId: string): ClusterNames {
     cmd: (spaceId) => `${root}.cmd.${nameToken(spaceId)}`,
     status: (workerId) => `${root}.status.${nameToken(workerId)}`,
     statusAll: `${root}.status.*`,
+    alive: (workerId) => `${root}.alive.${nameToken(workerId)}`,
     spaceLease: (spaceId) => `space.${nameToken(spaceId)}`,
     routerLease: 'router',
     spaceState: (spaceId) => `space.${nameToken(spaceId)}`,

@@ -14,13 +14,15 @@
  */
 import { hostname } from 'node:os';
 import type { KvEntry, KvWatchEntry } from '@nats-io/kv';
-import type { Subscription } from '@nats-io/transport-node';
+import type { Status, Subscription } from '@nats-io/transport-node';
 import { ClosedError } from '../errors.js';
+import { PacerThread } from '../pacing/pacer.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
+import { MediaWorkerPool } from '../voice/media/pool.js';
 import { ClusterError } from './errors.js';
 import { isRevisionConflict, Lease } from './lease.js';
-import { type ClusterStores, type NatsConnection, openStores } from './nats.js';
+import { type ClusterStores, isNoResponders, type NatsConnection, openStores } from './nats.js';
 import {
   PlaybackSession,
   type PlaybackSessionOptions,
@@ -65,6 +67,20 @@ export interface VoiceWorkerOptions {
   heartbeatMs?: number | undefined;
   /** Placement scan period (default 50 ms). */
   tickMs?: number | undefined;
+  /**
+   * Fast takeover (default: the lease's renew period + max(100 ms, TTL/10)): when a space's lease
+   * has not been renewed for this long, its holder is probed on `argon.<bot>.alive.<holder>`; if
+   * the server answers "no responders" (the holder's connection is gone: the process died), the
+   * lease is deleted revision-checked and claimed at once instead of after its TTL. A holder that
+   * is alive but slow still answers (or times out), and keeps its lease. `false` turns it off.
+   */
+  probeAfterMs?: number | false | undefined;
+  /**
+   * Keep the pacer thread and a media thread running while the worker runs, so taking spaces
+   * over does not boot threads on the critical path (default: true with the default session,
+   * false with a custom `createSession`).
+   */
+  warm?: boolean | undefined;
   /** The default session's options (REST client for StreamToken, gateway URL ...). */
   playback?: PlaybackSessionOptions | undefined;
   /** Builds the session of a claimed space (default: {@link PlaybackSession} with `playback`). */
@@ -87,9 +103,16 @@ export type VoiceWorkerEvents = {
   claimed: [spaceId: string, info: { epoch: number; resumedAtMs: number | undefined }];
   /** This worker gave a space up (`lost`: the lease could not be kept; the session was stopped). */
   released: [spaceId: string, why: 'lost' | 'stopped' | 'drained' | 'failed' | 'closed'];
+  /** A liveness probe of another worker answered (`alive`) or found its connection gone. */
+  probed: [workerId: string, alive: boolean];
   /** A non-fatal fault (malformed message, KV error). */
   error: [error: Error];
 };
+
+/** Holds the pacer thread and a media thread for as long as the worker runs. */
+function warmThreads(): Array<() => void> {
+  return [PacerThread.shared().hold(), MediaWorkerPool.shared().hold()];
+}
 
 interface Held {
   spaceId: string;
@@ -108,6 +131,10 @@ interface Known {
   /** Local time the lease was last seen written, undefined: not seen / deleted. */
   leaseSeenMs: number | undefined;
   leaseHolder: string | undefined;
+  /** Revision of the lease as last seen (for a revision-checked takeover). */
+  leaseRev: number | undefined;
+  /** Set when the holder was found dead: delete this lease revision, then claim. */
+  takeoverRev: number | undefined;
   /** Local time since which the space looks free. */
   freeSinceMs: number | undefined;
   nextTryMs: number;
@@ -133,6 +160,13 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
   #tick: unknown;
   #beat: unknown;
   #cpu = { usage: process.cpuUsage(), atMs: 0, pct: 0 };
+  /** Holders whose connection the server no longer has (probe answered "no responders"), and when. */
+  readonly #deadHolders = new Map<string, number>();
+  /** Holders with a liveness probe in flight, and when each was last probed. */
+  readonly #probedAt = new Map<string, number>();
+  #aliveSub: Subscription | undefined;
+  #connStatus: (AsyncIterable<Status> & { stop?: () => void }) | undefined;
+  #unwarm: Array<() => void> = [];
 
   constructor(options: VoiceWorkerOptions) {
     super();
@@ -208,6 +242,17 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
         }
       },
     });
+    // Answered for as long as this connection lives: peers probe it before taking a space early.
+    this.#aliveSub = this.#o.nats.subscribe(stores.names.alive(this.workerId), {
+      callback: (_err, msg) => {
+        if (msg.reply) msg.respond();
+      },
+    });
+    const status = this.#o.nats.status();
+    this.#connStatus = status;
+    void this.#watchConnection(status);
+    void this.#o.nats.closed().then(() => this.#fenceAll('closed'));
+    if (this.#o.warm ?? this.#o.createSession === undefined) this.#unwarm = warmThreads();
     this.#cpu.atMs = this.#clock.now();
     const tick = () => {
       this.#tick = this.#clock.setTimeout(tick, this.#o.tickMs ?? 50);
@@ -219,6 +264,25 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       this.#heartbeat();
     };
     beat();
+  }
+
+  /**
+   * Fences every held space when the NATS connection drops: peers may take them over as soon as
+   * the server reports this connection gone (fast takeover), so no session may outlive it.
+   */
+  async #watchConnection(status: AsyncIterable<Status>): Promise<void> {
+    try {
+      for await (const s of status) if (s.type === 'disconnect') this.#fenceAll('lost');
+    } catch (err) {
+      if (this.#state.status !== 'closed') this.#fault(err);
+    }
+  }
+
+  #fenceAll(what: string): void {
+    const held = [...this.#held.values()];
+    if (held.length === 0 || this.#state.status === 'closed') return;
+    this.#log(`worker ${this.workerId}: NATS connection ${what}; stopping ${held.length} session(s)`);
+    for (const h of held) this.#drop(h, 'lost');
   }
 
   async #consume(it: AsyncIterable<KvWatchEntry>, fn: (e: KvWatchEntry) => void): Promise<void> {
@@ -254,7 +318,15 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     if (k) k.state = state;
     else {
       const now = this.#clock.now();
-      this.#known.set(key, { state, leaseSeenMs: undefined, leaseHolder: undefined, freeSinceMs: now, nextTryMs: now });
+      this.#known.set(key, {
+        state,
+        leaseSeenMs: undefined,
+        leaseHolder: undefined,
+        leaseRev: undefined,
+        takeoverRev: undefined,
+        freeSinceMs: now,
+        nextTryMs: now,
+      });
     }
   }
 
@@ -266,6 +338,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       if (k) {
         k.leaseSeenMs = undefined;
         k.leaseHolder = undefined;
+        k.leaseRev = undefined;
+        k.takeoverRev = undefined;
         k.freeSinceMs = now;
       }
       return;
@@ -274,14 +348,16 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     if (k) {
       k.leaseSeenMs = now;
       k.leaseHolder = v.holder;
+      k.leaseRev = e.revision;
+      k.takeoverRev = undefined;
       k.freeSinceMs = undefined;
     } else {
       // A lease on a space whose state we have not seen yet: remember it for when it arrives.
-      this.#pendingLeases.set(key, { seenMs: now, holder: v.holder });
+      this.#pendingLeases.set(key, { seenMs: now, holder: v.holder, rev: e.revision });
     }
   }
 
-  readonly #pendingLeases = new Map<string, { seenMs: number; holder: string }>();
+  readonly #pendingLeases = new Map<string, { seenMs: number; holder: string; rev: number }>();
 
   /**
    * Spaces held plus claims in flight: what placement compares against its peers' loads. (The
@@ -330,6 +406,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
         this.#pendingLeases.delete(spaceId);
         k.leaseSeenMs = pending.seenMs;
         k.leaseHolder = pending.holder;
+        k.leaseRev = pending.rev;
         k.freeSinceMs = undefined;
       }
       // Renewals arrive every ttl/3: silence for a whole TTL means the server has expired it.
@@ -338,14 +415,63 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
         // lightly loaded peer that the others should leave free spaces to.
         if (k.leaseHolder !== undefined) this.#peers.delete(k.leaseHolder);
         k.leaseSeenMs = undefined;
+        k.takeoverRev = undefined;
         k.freeSinceMs = now;
       }
-      if (k.leaseSeenMs !== undefined || k.freeSinceMs === undefined) continue;
+      if (k.leaseSeenMs !== undefined && k.takeoverRev === undefined) this.#checkHolder(k, now);
+      if ((k.leaseSeenMs !== undefined && k.takeoverRev === undefined) || k.freeSinceMs === undefined) continue;
       if (this.load >= max) return;
       if (this.#o.maxCpuPct !== undefined && this.#cpuPct() > this.#o.maxCpuPct) return;
       if (now < k.nextTryMs || now < k.freeSinceMs + this.#placementDelay(now, step, ttl)) continue;
       k.nextTryMs = now + ttl / 15; // a claim tried just before the server expired the key: try again soon
       void this.#claim(spaceId, st.stores);
+    }
+  }
+
+  /**
+   * A lease overdue for renewal: probe its holder; once the server says the holder's connection
+   * is gone, the space counts as free (claimed by deleting that lease revision first).
+   */
+  #checkHolder(k: Known, now: number): void {
+    const after = this.#probeAfterMs;
+    const holder = k.leaseHolder;
+    if (after === undefined || holder === undefined || holder === this.workerId || k.leaseRev === undefined) return;
+    if (now - k.leaseSeenMs! <= after) return;
+    const deadAt = this.#deadHolders.get(holder);
+    if (deadAt !== undefined && deadAt >= k.leaseSeenMs!) {
+      // Gone: no longer a live, lightly loaded peer the others should leave free spaces to.
+      this.#peers.delete(holder);
+      k.takeoverRev = k.leaseRev;
+      k.freeSinceMs = deadAt;
+      return;
+    }
+    const last = this.#probedAt.get(holder);
+    if (last !== undefined && now - last < after / 2) return;
+    this.#probedAt.set(holder, now);
+    void this.#probe(holder);
+  }
+
+  /** Renew period + max(100 ms, TTL/10), or undefined when fast takeover is off. */
+  get #probeAfterMs(): number | undefined {
+    const st = this.#state;
+    if (this.#o.probeAfterMs === false || (st.status !== 'running' && st.status !== 'draining')) return undefined;
+    const ttl = st.stores.leaseTtlMs;
+    return this.#o.probeAfterMs ?? ttl / 3 + Math.max(100, ttl / 10);
+  }
+
+  async #probe(holder: string): Promise<void> {
+    const st = this.#state;
+    if (st.status !== 'running') return;
+    const sentAt = this.#clock.now();
+    try {
+      await this.#o.nats.request(st.stores.names.alive(holder), undefined, { timeout: 500 });
+      this.#deadHolders.delete(holder);
+      this.emit('probed', holder, true);
+    } catch (err) {
+      if (!isNoResponders(err)) return; // a timeout proves nothing: wait for the TTL
+      this.#deadHolders.set(holder, sentAt);
+      this.#log(`worker ${this.workerId}: ${holder} is gone (its NATS connection closed); taking its spaces over`);
+      this.emit('probed', holder, false);
     }
   }
 
@@ -379,6 +505,16 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     const names = stores.names;
     let lease: Lease | undefined;
     try {
+      const k = this.#known.get(spaceId);
+      if (k?.takeoverRev !== undefined) {
+        // The holder is gone but its key has not expired: delete exactly the revision it last
+        // wrote (fails if it renewed since, or someone else took over first), then claim.
+        const rev = k.takeoverRev;
+        k.takeoverRev = undefined;
+        await stores.leases.delete(names.spaceLease(spaceId), { previousSeq: rev }).catch((err: unknown) => {
+          if (!isRevisionConflict(err)) throw err;
+        });
+      }
       lease = await Lease.claim({
         kv: stores.leases,
         key: names.spaceLease(spaceId),
@@ -567,6 +703,9 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
   #heartbeat(): void {
     const st = this.#state;
     if (st.status !== 'running' && st.status !== 'draining') return;
+    // Forget probe results about workers long gone (worker ids are new at every start).
+    const old = this.#clock.now() - 20 * st.stores.leaseTtlMs;
+    for (const m of [this.#deadHolders, this.#probedAt]) for (const [id, at] of m) if (at < old) m.delete(id);
     const status: WorkerStatus = {
       v: 1,
       workerId: this.workerId,
@@ -604,6 +743,12 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     this.#watches = [];
     this.#statusSub?.unsubscribe();
     this.#statusSub = undefined;
+    this.#aliveSub?.unsubscribe();
+    this.#aliveSub = undefined;
+    this.#connStatus?.stop?.();
+    this.#connStatus = undefined;
+    for (const release of this.#unwarm) release();
+    this.#unwarm = [];
   }
 
   /** Drains, then stops. Idempotent. */

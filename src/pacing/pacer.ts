@@ -138,6 +138,7 @@ export class PacerThread {
   #pushed = new Int32Array(new SharedArrayBuffer(4 * MAX_STREAMS));
   #free: number[] = [];
   #nextId = 1;
+  #holds = 0;
   #clients = new Map<number, ThreadClient>();
   #runtime: PacerRuntime = { mode: 'worker', clock: 'atomics', realtime: false };
   #hello: Promise<PacerRuntime> | undefined;
@@ -165,6 +166,11 @@ export class PacerThread {
   /** Number of streams on this thread. */
   get streams(): number {
     return this.#clients.size;
+  }
+
+  /** True while the thread runs (from its first stream or {@link hold} until it retires). */
+  get running(): boolean {
+    return this.#worker !== undefined;
   }
 
   #ensure(): Worker {
@@ -282,11 +288,32 @@ export class PacerThread {
     return waitForChange(this.#consumed, id, seen, ms);
   }
 
-  /** @internal Removes a stream; the worker exits with the last one. */
+  /**
+   * Starts the thread now and keeps it running while the hold lasts, even with no stream, so a
+   * process that expects streams at any moment (a cluster voice worker taking over spaces) does
+   * not boot it on the critical path. Returns the release function (idempotent).
+   */
+  hold(): () => void {
+    this.#holds++;
+    this.#ensure();
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      this.#retireIfIdle();
+    };
+  }
+
+  /** @internal Removes a stream; the worker exits with the last one (unless held). */
   remove(id: number): void {
     if (!this.#clients.delete(id)) return;
     this.post({ t: 'remove', id });
-    if (this.#clients.size === 0 && this.#worker) {
+    this.#retireIfIdle();
+  }
+
+  #retireIfIdle(): void {
+    if (this.#clients.size === 0 && this.#holds === 0 && this.#worker) {
       const w = this.#worker;
       this.#worker = undefined;
       // A new worker starts from a clean slate: every id is free again.

@@ -217,6 +217,70 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     expect(b.state.status).toBe('closed');
   }, 90_000);
 
+  it("takes a dead worker's space over long before its lease expires, and never a live but stalled worker's", async () => {
+    const reg = new Registry();
+    const botId = 'takeover-bot';
+    // A 20 s lease: a takeover within the waits below can only be the fast path (probe, then a
+    // revision-checked delete), never the server's expiry.
+    const TTL = 20_000;
+    // The holder runs on a manual clock that the test only moves to let it claim: afterwards it
+    // never renews, like a process whose event loop is stuck, yet its NATS connection answers.
+    const hClock = new ManualClock(5_000_000);
+    const h = new VoiceWorker({
+      nats: await connect(),
+      botId,
+      workerId: 'h',
+      leaseTtlMs: TTL,
+      clock: hClock,
+      createSession: (ctx) => new StandInSession(ctx, reg),
+    });
+    workers.push(h);
+    await h.start();
+    const client = new ClusterClient({ nats: await connect(), botId, leaseTtlMs: TTL });
+    const play = client.command('t1', { op: 'play', input: '/a.opus' }, { channelId: 'v', timeoutMs: 20_000 });
+    await until(() => {
+      hClock.advance(50);
+      return h.spaces.includes('t1') ? true : undefined;
+    }, 'h to take t1');
+    expect((await play).workerId).toBe('h');
+
+    const o = new VoiceWorker({
+      nats: await connect(),
+      botId,
+      workerId: 'o',
+      leaseTtlMs: TTL,
+      probeAfterMs: 300,
+      createSession: (ctx) => new StandInSession(ctx, reg),
+    });
+    workers.push(o);
+    const probes: Array<[string, boolean]> = [];
+    o.on('probed', (id, alive) => probes.push([id, alive]));
+    await o.start();
+    // h's renewal is overdue for o, so o probes h: h's connection answers, and o leaves t1 alone.
+    await until(() => (probes.length >= 2 ? true : undefined), 'o to probe the stalled holder twice');
+    expect(probes.slice(0, 2)).toEqual([
+      ['h', true],
+      ['h', true],
+    ]);
+    expect(o.spaces).toEqual([]);
+    expect(reg.live.get('t1')).toBe('h');
+
+    // h dies (what kill -9 leaves: no release, the lease key stays until its TTL): its connection
+    // no longer answers, so o deletes the revision h wrote last and takes t1 at once.
+    const claimed = new Promise<number>((r) => o.on('claimed', (_s, info) => r(info.epoch)));
+    h.abandon();
+    await until(
+      () => (o.spaces.includes('t1') ? true : undefined),
+      "o to take t1 over before h's lease expires",
+      15_000,
+    );
+    expect(probes.at(-1)).toEqual(['h', false]);
+    expect(await claimed).toBe(2);
+    expect(reg.violations).toEqual([]);
+    expect(reg.started.filter((x) => x.spaceId === 't1').map((x) => x.workerId)).toEqual(['h', 'o']);
+    expect((await client.command('t1', { op: 'queue' })).workerId).toBe('o');
+  }, 60_000);
+
   it('takes no space above maxStreams; a queued space waits for a worker with room', async () => {
     const reg = new Registry();
     const botId = 'capacity-bot';

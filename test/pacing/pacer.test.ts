@@ -170,6 +170,28 @@ describe('FramePacer (worker mode, real socket)', () => {
     expect(events.at(-1)).toBe('close');
   });
 
+  it('a held thread starts before any stream and outlives its last one; released, it retires', async () => {
+    const thread = new PacerThread({ realtimePriority: false });
+    expect(thread.running).toBe(false);
+    const release = thread.hold();
+    expect(thread.running).toBe(true);
+    expect((await thread.ready()).mode).toBe('worker');
+    const pacer = new FramePacer({ frameDurationMs: 20, thread });
+    expect(thread.streams).toBe(1);
+    await pacer.close();
+    expect(thread.streams).toBe(0);
+    expect(thread.running).toBe(true);
+    release();
+    expect(thread.running).toBe(false);
+    release(); // idempotent: a second release must not let a later hold's thread go
+    const again = thread.hold();
+    const other = new FramePacer({ frameDurationMs: 20, thread });
+    await other.close();
+    expect(thread.running).toBe(true);
+    again();
+    expect(thread.running).toBe(false);
+  });
+
   it('regression: enqueueing a Buffer view never detaches the producer buffer (Buffer.slice shares memory)', async () => {
     const thread = new PacerThread({ realtimePriority: false });
     const pacer = new FramePacer({ frameDurationMs: 20, thread, queueFrames: 4 });

@@ -4,7 +4,7 @@
  * and the stretch late policy keeps every frame whatever the machine's load.
  */
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { demuxOggOpus } from '../../src/codec/ogg-demux.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { MediaWorkerError } from '../../src/errors.js';
@@ -128,6 +128,26 @@ describe('media worker crash', () => {
     expect(pool.restarts).toBe(0);
     await pacer.close();
     await pool.close();
+  });
+
+  it('a held pool keeps its first worker with no lane past idleMs; released, it ends after idleMs', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const pool = new MediaWorkerPool({ size: 1, idleMs: 50 });
+    try {
+      const release = pool.hold();
+      expect(pool.threads).toBe(1);
+      vi.advanceTimersByTime(60_000);
+      expect(pool.threads).toBe(1);
+      release();
+      release(); // idempotent
+      vi.advanceTimersByTime(49);
+      expect(pool.threads).toBe(1);
+      vi.advanceTimersByTime(1);
+      expect(pool.threads).toBe(0);
+    } finally {
+      vi.useRealTimers();
+      await pool.close();
+    }
   });
 
   it('tracks queued behind the crashed one are not lost: they play on the new worker', async () => {

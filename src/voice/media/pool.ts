@@ -86,6 +86,7 @@ export class MediaWorkerPool {
   #nextLane = 1;
   #closed = false;
   #restarts = 0;
+  #holds = 0;
 
   /** A pool of `size` workers, started on demand. */
   constructor(options: MediaWorkerPoolOptions = {}) {
@@ -117,6 +118,28 @@ export class MediaWorkerPool {
   /** Starts the first worker now (a player calls this so its first track does not wait for a thread to boot). */
   warm(): void {
     if (!this.#closed) this.#ensure(this.#slots[0]!);
+  }
+
+  /**
+   * Keeps the first worker running while the hold lasts, even with no lane (no idle end), so a
+   * process that expects work at any moment (a cluster voice worker taking over spaces) does not
+   * boot a thread on the critical path. The thread stays unreferenced while idle. Returns the
+   * release function (idempotent).
+   */
+  hold(): () => void {
+    if (this.#closed) return () => {};
+    this.#holds++;
+    const slot = this.#slots[0]!;
+    if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    this.#ensure(slot);
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.#holds--;
+      if (this.#holds === 0 && slot.lanes.size === 0) this.#idle(slot);
+    };
   }
 
   #ensure(slot: Slot): Worker {
@@ -166,6 +189,8 @@ export class MediaWorkerPool {
     if (!w) return;
     w.unref();
     if (slot.idleTimer) clearTimeout(slot.idleTimer);
+    slot.idleTimer = undefined;
+    if (this.#holds > 0 && slot === this.#slots[0]) return;
     slot.idleTimer = setTimeout(() => {
       slot.idleTimer = undefined;
       if (slot.worker !== w || slot.lanes.size > 0) return;
