@@ -3,6 +3,7 @@
  * answered by the worker that holds the space's lease.
  * @packageDocumentation
  */
+import { isAbsolute } from 'node:path';
 import { ClosedError, InvalidInputError, TimeoutError } from '../errors.js';
 import { sleep, throwIfAborted, type WaitOptions } from '../util/abort.js';
 import { ClusterError } from './errors.js';
@@ -12,8 +13,11 @@ import {
   type ClusterCommand,
   type CommandReply,
   encode,
+  parseRecordCommand,
   parseReply,
   parseSpaceState,
+  type RecordCommand,
+  recordingUnitId,
   type SpaceState,
 } from './wire.js';
 
@@ -100,6 +104,114 @@ export class ClusterClient {
       }
       await sleep(Math.min(100, Math.max(1, deadline - performance.now())), { signal: options.signal });
     }
+  }
+
+  /**
+   * Starts recording `users` of a voice channel into `outDir` on whichever worker takes the
+   * room's recording unit (`rec-<spaceId>-<channelId>`), and resolves with that worker's first
+   * answer (its state holds the new segment). If the worker dies, another one continues into a
+   * new segment whose `startedAtMs` lines it up; {@link joinSegments} joins them per user.
+   * Calling it again for a room already recording the same users into the same `outDir` just
+   * answers with the current state. Default deadline 15 s.
+   * @param outDir - an absolute path every worker can write (shared storage).
+   * @throws InvalidInputError for bad arguments (no users, duplicates, a relative `outDir`);
+   *   ClusterError `rejected` (the room is already recording something else, or the recording
+   *   cannot run on the workers: the message says why, e.g. too few bot identities), `no-holder`;
+   *   TimeoutError; AbortError.
+   */
+  async record(
+    spaceId: string,
+    channelId: string,
+    users: readonly string[],
+    outDir: string,
+    options: WaitOptions = {},
+  ): Promise<CommandResult> {
+    if (this.#closed) throw new ClosedError('the cluster client is closed');
+    let cmd: RecordCommand;
+    try {
+      cmd = parseRecordCommand(encode({ op: 'record', spaceId, channelId, users, outDir }));
+    } catch (err) {
+      throw new InvalidInputError(`record: ${(err as Error).message}`, { cause: err });
+    }
+    if (!isAbsolute(outDir)) throw new InvalidInputError(`record: outDir must be an absolute path, got ${outDir}`);
+    const unit = recordingUnitId(spaceId, channelId);
+    const s = await this.#open();
+    await this.#activateRecording(s, unit, cmd);
+    try {
+      return await this.command(unit, { op: 'queue' }, options);
+    } catch (err) {
+      if (err instanceof ClusterError && err.reason === 'no-holder') {
+        const error = (await this.spaceState(unit))?.recording?.error;
+        if (error) throw new ClusterError('rejected', `record in ${spaceId}/${channelId}: ${error}`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * Stops the recording of a voice channel: its holder finishes the files of the last segment
+   * (EOS, closed) and marks the unit inactive. Resolves with the final state (every segment).
+   * @throws ClusterError `no-holder` (nothing is recording there), `rejected`; TimeoutError;
+   *   AbortError.
+   */
+  stopRecording(spaceId: string, channelId: string, options: WaitOptions = {}): Promise<CommandResult> {
+    return this.command(recordingUnitId(spaceId, channelId), { op: 'stop' }, options);
+  }
+
+  /** The state of a voice channel's recording unit as last persisted (undefined: never recorded). */
+  recordingState(spaceId: string, channelId: string): Promise<SpaceState | undefined> {
+    return this.spaceState(recordingUnitId(spaceId, channelId));
+  }
+
+  /** Marks a recording unit active with `cmd`'s job; false when it already was (the same job). */
+  async #activateRecording(s: ClusterStores, unit: string, cmd: RecordCommand): Promise<boolean> {
+    const key = s.names.spaceState(unit);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await s.state.get(key);
+      const prev = e && e.operation === 'PUT' ? parseSpaceState(e.value) : undefined;
+      if (prev?.active) {
+        const r = prev.recording;
+        const same =
+          r !== undefined &&
+          r.outDir === cmd.outDir &&
+          r.users.length === cmd.users.length &&
+          cmd.users.every((u) => r.users.includes(u));
+        if (!same)
+          throw new ClusterError(
+            'rejected',
+            `${unit} is already ${r ? `recording ${r.users.join(', ')} into ${r.outDir}` : 'active'}: stop it first`,
+          );
+        return false;
+      }
+      const next: SpaceState = {
+        v: 1,
+        spaceId: unit,
+        channelId: cmd.channelId,
+        kind: 'recording',
+        recording: {
+          spaceId: cmd.spaceId,
+          channelId: cmd.channelId,
+          users: cmd.users,
+          outDir: cmd.outDir,
+          segments: [],
+        },
+        active: true,
+        current: undefined,
+        queue: [],
+        volume: 1,
+        paused: false,
+        holder: undefined,
+        epoch: prev?.epoch ?? 0,
+      };
+      try {
+        if (e) await s.state.update(key, encode(next), e.revision);
+        else await s.state.create(key, encode(next));
+        return true;
+      } catch (err) {
+        if (!isRevisionConflict(err)) throw err;
+      }
+    }
+    return false;
   }
 
   async #isActive(s: ClusterStores, spaceId: string): Promise<boolean> {

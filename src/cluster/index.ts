@@ -46,3 +46,20 @@ export {
 } from './router.js';
 export * from './wire.js';
 export { VoiceWorker, type VoiceWorkerEvents, type VoiceWorkerOptions, type VoiceWorkerState } from './worker.js';
+export {
+  RecordingSession,
+  type RecordingSessionOptions,
+  type RecordingSnapshot,
+  segmentFile,
+} from './recording.js';
+export {
+  type JoinedSegment,
+  type JoinSegmentsOptions,
+  type JoinSegmentsResult,
+  joinSegments,
+  OggSegmentJoiner,
+  readRecordingManifest,
+  SEGMENTS_MANIFEST,
+  type SegmentJoinerOptions,
+  writeRecordingManifest,
+} from './segments.js';

@@ -29,6 +29,7 @@ import {
   type SpaceSession,
   type SpaceSessionContext,
 } from './playback.js';
+import { RecordingSession, type RecordingSessionOptions } from './recording.js';
 import {
   type ClusterCommand,
   type CommandReply,
@@ -83,7 +84,15 @@ export interface VoiceWorkerOptions {
   warm?: boolean | undefined;
   /** The default session's options (REST client for StreamToken, gateway URL ...). */
   playback?: PlaybackSessionOptions | undefined;
-  /** Builds the session of a claimed space (default: {@link PlaybackSession} with `playback`). */
+  /**
+   * Options of recording units' sessions (the bot identities that subscribe, one per recorded
+   * user). Without them a recording unit this worker takes stops with an `error` in its state.
+   */
+  recording?: RecordingSessionOptions | undefined;
+  /**
+   * Builds the session of a claimed space (default: {@link RecordingSession} with `recording`
+   * for `kind: 'recording'`, else {@link PlaybackSession} with `playback`).
+   */
   createSession?: ((ctx: SpaceSessionContext) => SpaceSession) | undefined;
   clock?: Clock | undefined;
   log?: ((line: string) => void) | undefined;
@@ -541,7 +550,13 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       const state: SpaceState = { ...prev, holder: this.workerId, epoch: prev.epoch + 1 };
       const rev = await stores.state.update(names.spaceState(spaceId), encode(state), entry.revision);
       if (!lease.valid) return;
-      const session = (this.#o.createSession ?? ((ctx) => new PlaybackSession(ctx, this.#requirePlayback())))({
+      const session = (
+        this.#o.createSession ??
+        ((ctx) =>
+          ctx.state.kind === 'recording'
+            ? new RecordingSession(ctx, this.#o.recording)
+            : new PlaybackSession(ctx, this.#requirePlayback()))
+      )({
         state,
         workerId: this.workerId,
         log: this.#log,
