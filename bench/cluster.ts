@@ -10,6 +10,9 @@
  * - worker failover: SIGKILL of the worker holding most spaces, then the time until each of its
  *   spaces has audio (a non-silence frame from a new session) at the gateway again; 20 kills
  *   (5 with --quick), the killed worker restarted after each (goal ≤ 3 s p99 with a 1.5 s lease);
+ * - drain: SIGTERM of the busiest worker (3 times, 1 with --quick), then per space the gap between
+ *   the last frame of its old session and the first audio frame of the new one (goal: within the
+ *   failover bound);
  * - router failover: messages sent every 20 ms while the leading router is SIGKILLed; how many
  *   reach JetStream (the platform replays what no stream took; an event the dead router had
  *   fetched but not published is lost, at-most-once: counted);
@@ -243,6 +246,50 @@ try {
   }
   const failover = { kills: KILLS, leaseTtlMs: LEASE_TTL_MS, spacesMoved: recoveries.length, ...summarize(recoveries) };
 
+  // ── drain: SIGTERM of the busiest worker; the gap each of its spaces hears ──
+  const drainGaps: number[] = [];
+  for (let d = 0; d < (quick ? 1 : 3); d++) {
+    const [victim, victimSpaces] = [...heldNow()].sort((a, b) => b[1].length - a[1].length)[0]!;
+    const rooms = spaces.filter((s) => victimSpaces.includes(s.spaceId)).map((s) => s.room);
+    emu.gateway.clearPublished();
+    const t0 = performance.now();
+    const oldSessions = await until(() => {
+      const ids = rooms.map((room) => [room, emu.gateway.published({ room })[0]?.sessionId] as const);
+      return ids.every(([, id]) => id) ? new Map(ids) : undefined;
+    }, 'frames before the drain');
+    const proc = workers.get(victim)!;
+    const exited = new Promise((r) => proc.once('exit', r));
+    proc.kill('SIGTERM');
+    const gaps = await until(
+      () => {
+        const out: number[] = [];
+        for (const room of rooms) {
+          const frames = emu.gateway.published({ room }).filter((f) => f.arrivalMs > t0);
+          const old = oldSessions.get(room);
+          const lastOld = frames.filter((f) => f.sessionId === old).at(-1);
+          const firstNew = frames.find((f) => f.sessionId !== old && f.data.length > 3);
+          if (!lastOld || !firstNew) return undefined;
+          out.push(firstNew.arrivalMs - lastOld.arrivalMs);
+        }
+        return out;
+      },
+      `audio back after draining ${victim}`,
+      30_000,
+    );
+    await exited;
+    workers.delete(victim);
+    drainGaps.push(...gaps);
+    log(
+      `cluster: drain ${d + 1} of ${victim} (${rooms.length} spaces): gap ${gaps.map((x) => Math.round(x)).join(', ')} ms`,
+    );
+    await startWorker(victim);
+    await until(() => {
+      const n = [...heldNow().values()].reduce((a, s) => a + s.length, 0);
+      return n === SPACES ? true : undefined;
+    }, 'every space held after the drain');
+  }
+  const drain = { drains: quick ? 1 : 3, spacesMoved: drainGaps.length, ...summarize(drainGaps) };
+
   // ── routed events vs a direct stream (baseline), and router failover ──
   // A second bot in a space with the routed bot: its own direct SSE stream is the baseline.
   const other = emu.createBot({ verified: true });
@@ -320,6 +367,7 @@ try {
     what: 'router + 3 workers (child processes) + nats-server + emulator',
     placement,
     failover,
+    drain,
     routerFailover: { messages: F, lost, doubled, directStreamLost: directLost },
     routedEvent: {
       messages: N,
@@ -338,6 +386,9 @@ try {
     console.log(`placement: ${JSON.stringify(perWorker)} (spread ${placement.spread})`);
     console.log(
       `worker failover (${KILLS} kills, ${recoveries.length} spaces moved, lease ${LEASE_TTL_MS} ms): audio back p50 ${Math.round(failover.p50)} ms, p99 ${Math.round(failover.p99)} ms, max ${Math.round(failover.max)} ms`,
+    );
+    console.log(
+      `drain (${drain.drains} SIGTERMs, ${drain.spacesMoved} spaces moved): gap p50 ${Math.round(drain.p50)} ms, max ${Math.round(drain.max)} ms`,
     );
     console.log(
       `router failover: ${F} messages, ${lost} lost, ${doubled} doubled (direct stream of another bot: ${directLost} lost)`,
