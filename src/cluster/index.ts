@@ -59,7 +59,9 @@ export {
   joinSegments,
   OggSegmentJoiner,
   readRecordingManifest,
+  SEGMENT_INFO,
   SEGMENTS_MANIFEST,
   type SegmentJoinerOptions,
   writeRecordingManifest,
+  writeSegmentInfo,
 } from './segments.js';

@@ -14,7 +14,6 @@
  * @packageDocumentation
  */
 import { existsSync, mkdirSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
@@ -23,7 +22,7 @@ import { RECORDING_JITTER, Recorder } from '../voice/recorder.js';
 import type { SubscribeApi } from '../voice/subscriber.js';
 import { ClusterError } from './errors.js';
 import type { SpaceSession, SpaceSessionContext, SpaceSessionEvents } from './playback.js';
-import { writeRecordingManifest } from './segments.js';
+import { writeRecordingManifest, writeSegmentInfo } from './segments.js';
 import type { ClusterCommand, RecordingSegment, RecordingState, SpaceState, SpaceStatus } from './wire.js';
 
 /** Options of {@link RecordingSession} (the worker's `recording` option). */
@@ -183,13 +182,10 @@ export class RecordingSession extends TypedEmitter<SpaceSessionEvents> implement
     this.#writes = this.#writes.then(fn).catch((err: Error) => this.#log(`${this.unitId}: ${err.message}`));
   }
 
-  /** `seg-<index>/segment.json`: this segment alone, race-free (only its own holder writes it). */
+  /** `seg-<index>/segment.json`: this segment alone (see {@link writeSegmentInfo}). */
   async #writeSegmentInfo(): Promise<void> {
-    const seg = this.segment;
-    if (!seg) return;
-    const dir = join(this.#recording.outDir, `seg-${seg.index}`);
-    await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, 'segment.json'), `${JSON.stringify({ v: 1, unitId: this.unitId, ...seg }, null, 2)}\n`);
+    const seg = this.#recording.segments.find((g) => g.index === this.segment?.index);
+    if (seg) await writeSegmentInfo(this.unitId, this.#recording.outDir, seg);
   }
 
   /** Moves this segment's `endedAtMs` to the end of what the files hold now. */

@@ -20,7 +20,7 @@
  * @packageDocumentation
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { OggOpusDemuxer } from '../codec/ogg-demux.js';
 import { OggOpusMuxer } from '../codec/ogg-mux.js';
@@ -28,7 +28,7 @@ import { silencePacket } from '../codec/silence.js';
 import { ContainerError, InvalidInputError } from '../errors.js';
 import { throwIfAborted } from '../util/abort.js';
 import { ClusterError } from './errors.js';
-import { checkRecordingState, type RecordingState, type SpaceState } from './wire.js';
+import { checkRecordingState, type RecordingSegment, type RecordingState, type SpaceState } from './wire.js';
 
 /** Samples of the silence packet a joined file starts with, and its pre-skip (RFC 7845 §4.2). */
 const LEAD_IN_SAMPLES = 120;
@@ -435,10 +435,30 @@ export async function writeRecordingManifest(unitId: string, recording: Recordin
   return path;
 }
 
+/** File name of the record of one segment, in its own folder (`seg-<index>/segment.json`). */
+export const SEGMENT_INFO = 'segment.json';
+
 /**
- * Reads `<dir>/segments.json`. The returned `outDir` is `dir` (where the manifest was found), so
- * a recording copied elsewhere joins from its new place.
+ * Writes `<outDir>/seg-<index>/segment.json`: one segment alone, written only by the worker that
+ * records it (at its start and when it ends), so it never races another holder's writes.
+ */
+export async function writeSegmentInfo(unitId: string, outDir: string, segment: RecordingSegment): Promise<string> {
+  const dir = join(outDir, `seg-${segment.index}`);
+  await mkdir(dir, { recursive: true });
+  const path = join(dir, SEGMENT_INFO);
+  const tmp = `${path}.tmp-${randomBytes(4).toString('hex')}`;
+  await writeFile(tmp, `${JSON.stringify({ v: 1, unitId, ...segment }, null, 2)}\n`);
+  await rename(tmp, path);
+  return path;
+}
+
+/**
+ * Reads `<dir>/segments.json` and completes it with each `seg-<n>/segment.json`: a segment's
+ * final `endedAtMs`, and a segment whose holder died before the next holder saw it (it is in no
+ * later manifest, but its folder and files are there). The returned `outDir` is `dir` (where
+ * the manifest was found), so a recording copied elsewhere joins from its new place.
  * @throws ClusterError (`bad-message`) for a malformed manifest; what the file system throws.
+ *   Malformed or unreadable `segment.json` files are ignored.
  */
 export async function readRecordingManifest(dir: string): Promise<RecordingState> {
   const text = await readFile(join(dir, SEGMENTS_MANIFEST), 'utf8');
@@ -448,5 +468,26 @@ export async function readRecordingManifest(dir: string): Promise<RecordingState
   } catch (err) {
     throw new ClusterError('bad-message', `malformed ${SEGMENTS_MANIFEST} in ${dir}: not JSON`, { cause: err });
   }
-  return { ...checkRecordingState(value, SEGMENTS_MANIFEST), outDir: dir };
+  const rec = { ...checkRecordingState(value, SEGMENTS_MANIFEST), outDir: dir };
+  const byIndex = new Map(rec.segments.map((g) => [g.index, g]));
+  const folders = (await readdir(dir, { withFileTypes: true })).filter(
+    (e) => e.isDirectory() && /^seg-[1-9][0-9]*$/.test(e.name),
+  );
+  for (const f of folders) {
+    let seg: RecordingSegment | undefined;
+    try {
+      const one = JSON.parse(await readFile(join(dir, f.name, SEGMENT_INFO), 'utf8')) as unknown;
+      seg = checkRecordingState({ ...rec, segments: [one] }, SEGMENT_INFO).segments[0];
+    } catch {
+      continue;
+    }
+    if (!seg || f.name !== `seg-${seg.index}`) continue;
+    const known = byIndex.get(seg.index);
+    if (!known) byIndex.set(seg.index, seg);
+    else if (known.workerId === seg.workerId && known.startedAtMs === seg.startedAtMs && seg.endedAtMs !== undefined)
+      byIndex.set(seg.index, { ...known, endedAtMs: Math.max(seg.endedAtMs, known.endedAtMs ?? 0) });
+  }
+  const segments = [...byIndex.values()].sort((x, y) => x.index - y.index);
+  // Same checks as the state's (indexes and start times in order).
+  return checkRecordingState({ ...rec, segments }, SEGMENTS_MANIFEST);
 }

@@ -13,8 +13,10 @@ import {
   joinSegments,
   OggSegmentJoiner,
   readRecordingManifest,
+  SEGMENT_INFO,
   SEGMENTS_MANIFEST,
   writeRecordingManifest,
+  writeSegmentInfo,
 } from '../../src/cluster/segments.js';
 import {
   checkRecordingState,
@@ -416,6 +418,35 @@ describe('joinSegments and the manifest', () => {
     expect(readFileSync(c.path).equals(readFileSync(a.path))).toBe(false); // random serials differ …
     expect(readJoined(readFileSync(c.path)).samples).toBe(a.samples); // … the audio does not
     await expect(joinSegments(st, 'mallory', join(dir, 'x.ogg'))).rejects.toThrow(/not recorded/);
+  });
+
+  it("completes segments.json with each segment's own segment.json (final end, a holder that died unseen)", async () => {
+    const dir = tmp();
+    const files = (i: number) => ({ alice: segmentFile(i, 'alice') });
+    const rec: RecordingState = {
+      spaceId: 'sp',
+      channelId: 'ch',
+      users: ['alice'],
+      outDir: dir,
+      segments: [{ index: 1, workerId: 'w1', startedAtMs: T0, files: files(1) }],
+    };
+    await writeRecordingManifest('rec-sp-ch', rec);
+    await writeSegmentInfo('rec-sp-ch', dir, { ...rec.segments[0]!, endedAtMs: T0 + 1000 });
+    // Segment 2's holder died before the state (and a later manifest) named it: only its folder knows.
+    await writeSegmentInfo('rec-sp-ch', dir, { index: 2, workerId: 'w2', startedAtMs: T0 + 3000, files: files(2) });
+    mkdirSync(join(dir, 'seg-3'));
+    writeFileSync(join(dir, 'seg-3', SEGMENT_INFO), '{"index":');
+    writeFileSync(join(dir, segmentFile(1, 'alice')), segmentBytes(1, 50));
+    writeFileSync(join(dir, segmentFile(2, 'alice')), segmentBytes(2, 10));
+
+    const m = await readRecordingManifest(dir);
+    expect(m.segments.map((g) => [g.index, g.workerId, g.endedAtMs])).toEqual([
+      [1, 'w1', T0 + 1000],
+      [2, 'w2', undefined],
+    ]);
+    const joined = await joinSegments(m, 'alice', join(dir, 'alice.ogg'));
+    expect(where(readJoined(readFileSync(joined.path)), 2, 0)).toBe(144_000);
+    expect(joined.samples).toBe(144_000 + 9600);
   });
 
   it('rejects a malformed manifest with a typed error', async () => {
