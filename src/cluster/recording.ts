@@ -23,7 +23,14 @@ import type { SubscribeApi } from '../voice/subscriber.js';
 import { ClusterError } from './errors.js';
 import type { SpaceSession, SpaceSessionContext, SpaceSessionEvents } from './playback.js';
 import { writeRecordingManifest, writeSegmentInfo } from './segments.js';
-import type { ClusterCommand, RecordingSegment, RecordingState, SpaceState, SpaceStatus } from './wire.js';
+import {
+  type ClusterCommand,
+  MAX_RECORDING_SEGMENTS,
+  type RecordingSegment,
+  type RecordingState,
+  type SpaceState,
+  type SpaceStatus,
+} from './wire.js';
 
 /** Options of {@link RecordingSession} (the worker's `recording` option). */
 export interface RecordingSessionOptions {
@@ -106,6 +113,10 @@ export class RecordingSession extends TypedEmitter<SpaceSessionEvents> implement
       this.#fail(
         `recording ${rec.users.length} user(s) needs as many bot identities (docs/platform.md §A6); worker ${ctx.workerId} has ${ids.length} (give every worker more, e.g. ARGON_EXTRA_TOKENS)`,
       );
+      return;
+    }
+    if (rec.segments.length >= MAX_RECORDING_SEGMENTS) {
+      this.#fail(`${s.spaceId} has ${rec.segments.length} segments, the most one recording keeps: start a new one`);
       return;
     }
     // One more than the last segment; a folder already there belongs to a holder that died

@@ -499,4 +499,15 @@ describe('RecordingSession that cannot run', () => {
     expect(() => s.command({ op: 'skip' })).toThrow(/recording/);
     await s.close();
   });
+
+  it('fails once the state holds the most segments it may (a bigger state would not parse)', async () => {
+    const ctx = ctxOf(['u1'], tmp());
+    const seg = { workerId: 'w0', startedAtMs: T0, files: {} };
+    ctx.state.recording.segments = Array.from({ length: 500 }, (_, i) => ({ ...seg, index: i + 1 })) as never;
+    const s = new RecordingSession(ctx, { identities: [{} as never] });
+    const failed = await new Promise<Error>((resolve) => s.on('failed', resolve));
+    expect(failed.message).toMatch(/500 segments/);
+    expect(s.snapshot(0)).toMatchObject({ active: false });
+    expect(() => parseSpaceState(encode({ ...ctx.state, recording: s.snapshot(0).recording }))).not.toThrow();
+  });
 });
