@@ -1,38 +1,8 @@
-/**
- * The media plane under main-thread stalls: what a listener hears, not only the wire's spacing.
- * Every stream plays a real file (Ogg Opus passthrough, or mp3 through ffmpeg + encode) into an
- * emulated gateway in a child process (`lib/gateway.ts`), while this process's main thread is
- * blocked on a schedule. Three implementations in the same run, during the same stalls:
- *
- * - `argon-voice (media worker)`: the default: source, lookahead, encode on a media worker thread,
- *   frames straight into the pacer thread.
- * - `argon-voice (main-thread media)`: `AudioPlayer({ media: 'main' })`, the scheme before the media
- *   plane moved: the worker pacer fed from the main thread through its 4-frame queue.
- * - `baseline (@discordjs/voice scheme)`: reading, encoding, a `setTimeout` clock with an absolute
- *   20 ms deadline and the socket writes all on the main thread.
- *
- * Usage: `npx tsx bench/media.ts [--json] [--quick] [--only 1,2,3]`
- *
- * 1. stalls: per stream the wire (max gap, bursts = spacing < 5 ms), the content (silence frames
- *    between the first and last audible frame = dropouts, and the audio time they inserted), and a
- *    listener with a 60 ms playout buffer (a frame arriving after its playout time is heard as a
- *    dropout; the listener's timeline then moves by the lateness), plus the pacer's own
- *    `dropouts`/`droppedMs`. Goal for the media worker: 0 dropouts, 0 bursts, max gap ≤ 35 ms.
- * 2. start latency and idle pacing: first audible frame at the gateway after `play()` (goals ≤ 50 ms
- *    Ogg, ≤ 300 ms mp3) and the sender's p99 lateness with no stall, media worker against main-thread media.
- * 3. main-thread cost: event-loop utilisation of this process's main thread per playing Ogg
- *    passthrough stream, media worker against main-thread media (ratio).
- * @packageDocumentation
- */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { percentile } from '../src/util/stats.js';
 import { AudioPlayer } from '../src/voice/player.js';
 import { createAudioSource } from '../src/voice/sources/create-source.js';
-import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
 import {
   connectArgon,
   connectRaw,
@@ -44,6 +14,7 @@ import {
   table,
   timing,
 } from './lib/gateway.js';
+import { makeToneFiles } from './lib/tones.js';
 
 type Impl = 'worker' | 'main' | 'baseline';
 const IMPL_NAME: Record<Impl, string> = {
@@ -104,24 +75,6 @@ export function heard(arrivals: number[], silent: boolean[], bufferMs = 60): Hea
     listenerDropouts,
     listenerStallMs,
   };
-}
-
-async function makeFiles(seconds: number): Promise<{ dir: string; ogg: string; mp3: string }> {
-  const ff = await resolveFfmpeg();
-  const dir = mkdtempSync(join(tmpdir(), 'argon-bench-media-'));
-  const make = (out: string, codec: string[]) =>
-    new Promise<void>((resolve, reject) =>
-      execFile(
-        ff.path,
-        ['-v', 'error', '-y', '-f', 'lavfi', '-i', `sine=frequency=440:duration=${seconds}`, '-ac', '1', ...codec, out],
-        (e) => (e ? reject(e) : resolve()),
-      ),
-    );
-  const ogg = join(dir, 'a.opus');
-  const mp3 = join(dir, 'a.mp3');
-  await make(ogg, ['-c:a', 'libopus', '-frame_duration', '20', '-f', 'opus']);
-  await make(mp3, ['-c:a', 'libmp3lame', '-b:a', '128k']);
-  return { dir, ogg, mp3 };
 }
 
 interface Playing {
@@ -340,7 +293,7 @@ async function main(): Promise<void> {
   const onlyArg = process.argv[process.argv.indexOf('--only') + 1];
   const only =
     process.argv.includes('--only') && onlyArg ? new Set(onlyArg.split(',').map(Number)) : new Set([1, 2, 3]);
-  const files = await makeFiles(quick ? 6 : 10);
+  const files = await makeToneFiles(quick ? 6 : 10);
   const gw = await startGateway();
   const results: Record<string, Array<Record<string, unknown>>> = {};
   try {

@@ -1,35 +1,9 @@
-/**
- * Publish-path pacing benchmarks, measured at the receive side of an emulated gateway that runs in
- * a **child process** (so a stall of this process's event loop cannot distort the timestamps).
- *
- * Usage: `npx tsx bench/pacing.ts [--json] [--quick] [--only 1,2,3,4,5]`
- *
- * 1. pacing: lateness p50/p99/max and spacing p1/p99 of one stream, idle and with two CPU-bound
- *    threads competing (goal: p99 lateness ≤ 0.5 ms).
- * 2. stalls: main-thread stalls of 15 ms and 100 ms every 2 s, argon-voice (worker pacer) against a
- *    baseline written here that follows the @discordjs/voice scheme (absolute 20 ms deadline,
- *    `setTimeout` on the main thread, socket written from the main thread), both in the same run
- *    and during the same stalls (goal: max gap ≤ 25 ms, no burst).
- * 3. drift: a shortened run; the rate is extrapolated to one hour (stated as such).
- * 4. density: concurrent paced streams one pacer thread sustains with p99 spacing error ≤ 2 ms
- *    (goal ≥ 500). Every stream sends its prepared filler frame each slot (passthrough, no encode).
- * 5. start latency: first frame on the wire after `play()` for Ogg Opus (demux, passthrough) and mp3
- *    (through ffmpeg + encode) (goals ≤ 50 / ≤ 300 ms).
- *
- * Definitions: spacing = arrival(i) − arrival(i−1); lateness(i) = arrival(i) − (arrival(0) + i·20),
- * shifted so its minimum is 0 (the wire delay is constant on loopback); a burst = a spacing < 5 ms.
- * @packageDocumentation
- */
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { FramePacer, PacerThread } from '../src/pacing/pacer.js';
 import { percentile } from '../src/util/stats.js';
 import { AudioPlayer } from '../src/voice/player.js';
-import { resolveFfmpeg } from '../src/voice/sources/ffmpeg.js';
 import {
   connectArgon,
   connectRaw,
@@ -41,6 +15,7 @@ import {
   table,
   timing,
 } from './lib/gateway.js';
+import { makeToneFiles } from './lib/tones.js';
 
 const SILENCE = Uint8Array.from([0xf8, 0xff, 0xfe]);
 const audioFrame = (i: number) => Uint8Array.from([0xf8, 0x01, (i >> 8) & 0xff, i & 0xff, 0x55]);
@@ -259,20 +234,7 @@ async function bench4(gw: Gateway, seconds: number, counts: number[]) {
 }
 
 async function bench5(gw: Gateway) {
-  const ff = await resolveFfmpeg();
-  const dir = mkdtempSync(join(tmpdir(), 'argon-bench-'));
-  const make = (out: string, codec: string[]) =>
-    new Promise<void>((resolve, reject) =>
-      execFile(
-        ff.path,
-        ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=3', '-ac', '1', ...codec, out],
-        (e) => (e ? reject(e) : resolve()),
-      ),
-    );
-  const ogg = join(dir, 'a.opus');
-  const mp3 = join(dir, 'a.mp3');
-  await make(ogg, ['-c:a', 'libopus', '-frame_duration', '20', '-f', 'opus']);
-  await make(mp3, ['-c:a', 'libmp3lame', '-b:a', '64k']);
+  const { dir, ogg, mp3 } = await makeToneFiles(3, { mp3Bitrate: '64k' });
   const rows: Array<Record<string, unknown>> = [];
   try {
     for (const [kind, file] of [
