@@ -65,3 +65,23 @@ export {
   writeRecordingManifest,
   writeSegmentInfo,
 } from './segments.js';
+export {
+  type CallAnswerOptions,
+  type CallCommand,
+  type CallCommandReply,
+  type CallNames,
+  type CallWorkerEndReason,
+  type CallWorkerEvents,
+  type CallWorkerOptions,
+  type CallWorkerState,
+  CallWorker,
+  ClusterCallClient,
+  type ClusterCallClientOptions,
+  callNames,
+  parseCallCommand,
+  parseCallEnded,
+  parseCallIncoming,
+  parseCallReply,
+  type RoutedCallEnded,
+  type RoutedCallIncoming,
+} from './calls.js';
