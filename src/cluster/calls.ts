@@ -327,6 +327,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
   #stops: Array<() => unknown> = [];
   #tick: unknown;
   #abandoned = false;
+  #starting: Promise<void> | undefined;
 
   /** @throws ClusterError (`not-running`) for a `maxCalls` below 1. */
   constructor(options: CallWorkerOptions) {
@@ -386,25 +387,34 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
    * following `callEnded` and watching call leases.
    * @throws ClosedError after close(); what JetStream throws (no JetStream on the server ...).
    */
-  async start(): Promise<void> {
-    if (this.#state.status === 'closed') throw new ClosedError('the call worker is closed');
-    if (this.#state.status !== 'idle') return;
+  start(): Promise<void> {
+    if (this.#state.status === 'closed') return Promise.reject(new ClosedError('the call worker is closed'));
+    this.#starting ??= this.#start();
+    return this.#starting;
+  }
+
+  async #start(): Promise<void> {
     const nc = this.#o.nats;
-    const stores = await openStores(nc, this.#o.botId, { leaseTtlMs: this.#o.leaseTtlMs });
-    await ensureEventStream(nc, stores.names);
-    const consumer = await this.#sharedConsumer(stores);
-    this.#manager = this.#createManager();
-    this.#setState({ status: 'running', stores });
-    await this.#followEnded(stores);
-    const watch = await stores.leases.watch({ key: this.names.leaseAll });
-    this.#stops.push(() => watch.stop());
-    void (async () => {
-      try {
-        for await (const e of watch) this.#onLease(e);
-      } catch (err) {
-        if (this.#state.status !== 'closed') this.#fault(err);
-      }
-    })();
+    let stores: ClusterStores;
+    let consumer: Consumer;
+    try {
+      stores = await openStores(nc, this.#o.botId, { leaseTtlMs: this.#o.leaseTtlMs });
+      await ensureEventStream(nc, stores.names);
+      consumer = await this.#sharedConsumer(stores);
+      if (this.#state.status !== 'idle') throw new ClosedError('the call worker was closed while starting');
+      this.#manager = this.#createManager();
+      this.#setState({ status: 'running', stores });
+      await this.#followEnded(stores);
+      const watch = await stores.leases.watch({ key: this.names.leaseAll });
+      this.#stops.push(() => watch.stop());
+      this.#consumeLeases(watch);
+    } catch (err) {
+      // Nothing half-started is left behind: no consumer loop, no watch, no manager.
+      this.#stopAll();
+      void this.#manager?.close().catch(() => undefined);
+      this.#setState({ status: 'closed', reason: err instanceof Error ? err : new Error(String(err)) });
+      throw err;
+    }
     const every = Math.max(50, Math.floor(stores.leaseTtlMs / 6));
     const tick = () => {
       this.#tick = this.#clock.setTimeout(tick, every);
@@ -413,6 +423,16 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     tick();
     this.#pulling = this.#pull(consumer, stores);
     this.#log(`call worker ${this.workerId}: taking calls (max ${this.#o.maxCalls ?? 4})`);
+  }
+
+  #consumeLeases(watch: AsyncIterable<KvWatchEntry>): void {
+    void (async () => {
+      try {
+        for await (const e of watch) this.#onLease(e);
+      } catch (err) {
+        if (this.#state.status !== 'closed') this.#fault(err);
+      }
+    })();
   }
 
   /** Creates (or binds to) the durable work-queue consumer every worker shares. */
@@ -820,7 +840,9 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
   async close(): Promise<void> {
     if (this.#state.status === 'closed') return;
     if (this.#state.status === 'idle') {
+      // Not started, or still starting (#start sees the state and gives up).
       this.#setState({ status: 'closed' });
+      await this.#starting?.catch(() => undefined);
       return;
     }
     this.#life.abort();

@@ -294,6 +294,33 @@ describe('cluster calls (nats-server + emulator + router)', () => {
     expect(other.accepts).toEqual([]);
   }, 40_000);
 
+  it('close() hangs up the calls it holds (the caller is told) and releases their leases: nobody hangs up twice', async () => {
+    const a = await worker('wc1');
+    const b = await worker('wc2');
+    const sim = call();
+    await sim.accepted;
+    const holder = await until(
+      () => (a.has('answered', sim.callId) ? a : b.has('answered', sim.callId) ? b : undefined),
+      'a worker to answer',
+    );
+    const other = holder === a ? b : a;
+    await holder.w.close();
+    expect(holder.w.state.status).toBe('closed');
+    expect(await sim.ended).toBe('hangup');
+    expect(holder.events.find((e) => e.event === 'ended')?.reason).toBe('shutdown');
+    expect(holder.rejects).toEqual([sim.callId]);
+    const stores = await openStores(conns[0]!, emu.bot.botId);
+    const lease = await stores.leases.get(callNames(emu.bot.botId).lease(sim.callId));
+    expect(lease?.operation === 'PUT').toBe(false);
+    // The survivor keeps taking calls, and did not take the released lease for a dead worker's.
+    const sim2 = call();
+    await until(() => (other.has('answered', sim2.callId) ? true : undefined), 'the survivor to answer the next call');
+    expect(other.rejects).toEqual([]);
+    expect(other.events.some((e) => e.event === 'orphanEnded')).toBe(false);
+    sim2.hangUp();
+    await until(() => (other.has('ended', sim2.callId) ? true : undefined), 'the second call to end');
+  }, 40_000);
+
   it('a worker at capacity hands the call back (nak) and another worker answers it', async () => {
     const full = await worker('wfull', { maxCalls: 1, load: () => 1 });
     const sim = call();
