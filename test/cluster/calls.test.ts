@@ -185,6 +185,7 @@ describe('cluster calls (nats-server + emulator + router)', () => {
     return { w, nc, ...counted, errors, events, has };
   }
 
+  const clusterKey = () => emu.bot.botId.replace(/[^A-Za-z0-9_-]/g, '_');
   const call = (): SimulatedCall => emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: emu.bot.userId });
 
   beforeAll(async () => {
@@ -343,6 +344,46 @@ describe('cluster calls (nats-server + emulator + router)', () => {
     await until(() => (room.has('ended', sim.callId) ? true : undefined), 'the call to end');
   }, 40_000);
 
+  it('a worker that dies before acknowledging a ringing call: JetStream redelivers it and another worker answers', async () => {
+    const names = callNames(emu.bot.botId);
+    const stream = `ARGON_EVENTS_${clusterKey()}`;
+    const sim = call();
+    // The "worker" that dies: it pulls the call from the shared consumer and never acknowledges it.
+    const dying = await jetstream(conns[0]!).consumers.get(stream, names.consumer);
+    const m = await until(async () => (await dying.next({ expires: 1000 })) ?? undefined, 'the call in the consumer');
+    expect(parseCallIncoming(m.data).callId).toBe(sim.callId);
+    expect(m.info.deliveryCount).toBe(1);
+    const w = await worker('wredeliver');
+    // It comes back after the ack wait (5 s) while the call still rings (45 s), and is answered.
+    await sim.accepted;
+    await until(() => (w.has('answered', sim.callId) ? true : undefined), 'the redelivered call to be answered');
+    expect(w.accepts).toEqual([sim.callId]);
+    sim.hangUp();
+    await until(() => (w.has('ended', sim.callId) ? true : undefined), 'the call to end');
+  }, 40_000);
+
+  it('a call older than the ring is acknowledged and dropped, never answered', async () => {
+    const names = callNames(emu.bot.botId);
+    const stream = `ARGON_EVENTS_${clusterKey()}`;
+    const jsm = await jetstreamManager(conns[0]!);
+    const sim = call();
+    // Wait until the router has published it and it is older than the worker's (short) ring.
+    const publishedAt = await until(async () => {
+      const last = await jsm.streams.getMessage(stream, { last_by_subj: names.incoming }).catch(() => null);
+      return last && parseCallIncoming(last.data).callId === sim.callId ? last.time.getTime() : undefined;
+    }, 'the call in the stream');
+    await until(() => (Date.now() - publishedAt > 300 ? true : undefined), 'the call to be 300 ms old');
+    const w = await worker('wlate', { ringMs: 200 });
+    await until(async () => {
+      const info = await jsm.consumers.info(stream, names.consumer);
+      return info.num_pending === 0 && info.num_ack_pending === 0 ? true : undefined;
+    }, 'the consumer to be empty');
+    expect(w.accepts).toEqual([]);
+    expect(w.events.filter((e) => e.callId === sim.callId)).toEqual([]);
+    expect(sim.state).toBe('ringing');
+    sim.hangUp();
+  }, 40_000);
+
   it('a malformed message on the callIncoming subject is ignored with a bad-message fault; calls still work', async () => {
     const w = await worker('wbad');
     const nc = conns[0]!;
@@ -361,10 +402,7 @@ describe('cluster calls (nats-server + emulator + router)', () => {
     await until(() => (w.has('answered', sim.callId) ? true : undefined), 'the next call to be answered');
     // The malformed messages were terminated, not left for redelivery.
     const jsm = await jetstreamManager(nc);
-    const info = await jsm.consumers.info(
-      `ARGON_EVENTS_${emu.bot.botId.replace(/[^A-Za-z0-9_-]/g, '_')}`,
-      names.consumer,
-    );
+    const info = await jsm.consumers.info(`ARGON_EVENTS_${clusterKey()}`, names.consumer);
     expect(info.num_ack_pending).toBe(0);
     expect(w.errors).toHaveLength(2);
     sim.hangUp();
