@@ -30,7 +30,7 @@ import { type AnswerCallsOptions, answerCalls } from '../calls/answer-bot.js';
 import type { Call, CallEndReason, CallEventSource, CallManager, CallsApi } from '../calls/call-manager.js';
 import type { DuplexCallSession } from '../calls/duplex-adapter.js';
 import { acceptAll } from '../calls/policy.js';
-import { ClosedError, TimeoutError } from '../errors.js';
+import { ClosedError, InvalidInputError, TimeoutError } from '../errors.js';
 import { sleep, type WaitOptions } from '../util/abort.js';
 import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
@@ -329,7 +329,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
   #abandoned = false;
   #starting: Promise<void> | undefined;
 
-  /** @throws ClusterError (`not-running`) for a `maxCalls` below 1. */
+  /** @throws InvalidInputError for a `maxCalls` that is not an integer >= 1. */
   constructor(options: CallWorkerOptions) {
     super();
     this.#o = options;
@@ -339,7 +339,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     this.names = callNames(options.botId);
     const max = options.maxCalls ?? 4;
     if (!Number.isInteger(max) || max < 1)
-      throw new ClusterError('not-running', `CallWorker needs maxCalls >= 1 (an integer), got ${max}`);
+      throw new InvalidInputError(`CallWorker needs maxCalls >= 1 (an integer), got ${max}`);
   }
 
   /** Current state. */
@@ -883,6 +883,11 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     this.#held.clear();
     this.#setState({ status: 'closed' });
   }
+
+  /** `await using worker = new CallWorker(...)` closes it on scope exit. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -903,6 +908,7 @@ export class ClusterCallClient {
   readonly #o: ClusterCallClientOptions;
   readonly #names: CallNames;
 
+  /** A client over `options.nats` (not closed by the client) for `options.botId`'s calls. */
   constructor(options: ClusterCallClientOptions) {
     this.#o = options;
     this.#names = callNames(options.botId);

@@ -24,6 +24,7 @@ import { connectNats, type NatsConnection, openStores } from '../../src/cluster/
 import { EventRouter } from '../../src/cluster/router.js';
 import { encode } from '../../src/cluster/wire.js';
 import { Emulator, type SimulatedCall } from '../../src/emulator/index.js';
+import { InvalidInputError } from '../../src/errors.js';
 import { EventStream } from '../../src/events/event-stream.js';
 import { Intents } from '../../src/events/intents.js';
 import { RestClient } from '../../src/rest/client.js';
@@ -77,6 +78,13 @@ describe('call wire parsers', () => {
     expectBad(() => parseCallIncoming(bytes({ ...ok, data: { ...ok.data, callId: 'x'.repeat(300) } })));
     expectBad(() => parseCallIncoming(bytes({ ...ok, id: 12 })));
     expectBad(() => parseCallIncoming(new Uint8Array(256 * 1024 + 1)));
+  });
+
+  it('a CallWorker needs maxCalls >= 1', () => {
+    const o = { nats: {} as NatsConnection, botId: 'b', calls: {} as CallsApi };
+    expect(() => new CallWorker({ ...o, maxCalls: 0 })).toThrow(InvalidInputError);
+    expect(() => new CallWorker({ ...o, maxCalls: 1.5 })).toThrow(/maxCalls/);
+    expect(new CallWorker({ ...o, workerId: 'w' }).state.status).toBe('idle');
   });
 
   it('parses a routed callEnded', () => {
