@@ -3,7 +3,7 @@ import { until } from '../helpers/until.js';
 import { isGatewaySafe } from '../../src/codec/opus-packet.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
-import { ManualClock } from '../../src/util/clock.js';
+import { ManualClock, systemClock } from '../../src/util/clock.js';
 import { buildAudioUrl } from '../../src/voice/gateway-url.js';
 import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
 
@@ -194,14 +194,32 @@ describe('VoiceConnection against the emulator', () => {
   });
 
   it('refreshes the token before it expires', async () => {
-    // StreamToken lives 2 h: refresh when 2 h minus 1 s are left, i.e. after about 1 s.
-    const c = open({ refreshBeforeMs: 2 * 3600_000 - 1000 });
+    // The refresh timer runs on an injected clock (the pacer keeps the real one): the test moves
+    // time to just before and just after "10 min before expiry" instead of waiting for it. The wall
+    // clock is read in whole seconds, like the token's `exp`, so the lifetime is a whole number of
+    // seconds: 2 h, minus one per second boundary the token request crossed.
+    const clock = new ManualClock(0);
+    const c = open({
+      clock,
+      wallClockMs: () => Math.floor(Date.now() / 1000) * 1000,
+      keepalive: false,
+      prerollMs: 0,
+      pacer: { clock: systemClock },
+    });
     const reasons: string[] = [];
     c.on('token', (t) => reasons.push(t.reason));
     await c.ready({ timeoutMs: 5000 });
-    await until(() => reasons.includes('refresh'), 'token refresh', { ...POLL, timeoutMs: 8000 });
-    expect(reasons[0]).toBe('initial');
+    expect(reasons).toEqual(['initial']);
+    // Default lead: 10 min. A token request slower than 60 s is not a case this test covers.
+    clock.advance(2 * 3600_000 - 10 * 60_000 - 60_000);
+    expect(reasons).toEqual(['initial']);
+    clock.advance(60_000);
+    await until(() => reasons.length === 2, 'token refresh', POLL);
+    expect(reasons).toEqual(['initial', 'refresh']);
     expect(c.state.status).toBe('ready');
+    // The new token's deadline is on the same session clock: its refresh is 2 h later again.
+    clock.advance(2 * 3600_000 - 10 * 60_000 - 60_000);
+    expect(reasons).toHaveLength(2);
   });
 
   it('keeps an idle session alive with silence frames at the frame cadence', async () => {
