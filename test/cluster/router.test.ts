@@ -74,6 +74,15 @@ describe('cluster router election (nats-server + emulator + router processes)', 
     for (const p of ['before', 'gap', 'after']) {
       for (let i = 0; i < 5; i++) expect(all.filter((t) => t.includes(`${p}-${i}`))).toHaveLength(1);
     }
+    // The router asks for every intent: a call to the bot is routed (space-less: events._.callIncoming).
+    await until(() => (emu.core.hub.isConnected(botId) ? true : undefined), "r2's event stream");
+    const sim = emu.placeCall({ fromUserId: user!, toBotUserId: emu.bot.userId });
+    const incoming = await until(
+      () => seen.find((e) => e.type === 'callIncoming' && JSON.stringify(e.data).includes(sim.callId)),
+      'callIncoming in JetStream',
+    );
+    expect(incoming.subject).toBe(`argon.${botId.replace(/[^A-Za-z0-9_-]/g, '_')}.events._.callIncoming`);
+    sim.hangUp();
     abort.abort();
     await consuming;
 

@@ -12,6 +12,7 @@ import { connectNats } from '../../cluster/nats.js';
 import { EventRouter } from '../../cluster/router.js';
 import { InvalidInputError, registerSecret } from '../../errors.js';
 import { EventStream } from '../../events/event-stream.js';
+import { Intents } from '../../events/intents.js';
 import { RestClient } from '../../rest/client.js';
 import { parseFlags } from '../context.js';
 import type { CliCommand, CliIo } from '../types.js';
@@ -25,7 +26,8 @@ const HELP = [
   'argon.<bot>.events.<spaceId>.<type> (argon.<bot>.events._.<type> for events without a space).',
   'Run two or more: when the leader dies, a standby takes over once its lease expires and resumes',
   'the stream (the platform replays what was missed; replays already published are dropped).',
-  'SIGTERM or Ctrl-C hands over at once.',
+  'SIGTERM or Ctrl-C hands over at once. The stream asks for every intent (Calls included: the',
+  "workers' call sessions need callIncoming).",
   '',
   'Options:',
   '  --id ID          router id (default <host>-<pid>-<random>)',
@@ -54,7 +56,9 @@ export const command: CliCommand = {
       routerId: flags.id as string | undefined,
       leaseTtlMs: flags['lease-ttl'] as number | undefined,
       openEvents: () => {
-        const es = new EventStream({ rest });
+        // Every intent: the workers need callIncoming/callEnded (Calls) and voice/member events;
+        // a router that asked for less would route nothing of them.
+        const es = new EventStream({ rest, intents: Intents.All });
         es.on('error', (e) => io.stderr.write(`events: ${e.message}\n`));
         return es;
       },
