@@ -18,7 +18,7 @@ import { VoiceWorker } from '../../cluster/worker.js';
 import { InvalidInputError, redactSecrets, registerSecret } from '../../errors.js';
 import { RestClient } from '../../rest/client.js';
 import { RateLimiter } from '../../rest/rate-limiter.js';
-import { parseFlags } from '../context.js';
+import { parseExtraTokens, parseFlags } from '../context.js';
 import type { CliCommand, CliIo } from '../types.js';
 
 const HELP = [
@@ -54,8 +54,10 @@ const HELP = [
   '  --record-seconds N how long the echo flow records the caller (default 5)',
   '',
   'Environment: ARGON_NATS_URL (required, e.g. nats://127.0.0.1:4222, JetStream enabled),',
-  'ARGON_TOKEN (required), ARGON_API_URL, ARGON_AUDIO_URL. Track inputs must be paths or URLs',
-  'that every worker can open.',
+  'ARGON_TOKEN (required), ARGON_API_URL, ARGON_AUDIO_URL, ARGON_EXTRA_TOKENS (comma-separated',
+  'tokens of other bots in the spaces: recordings (ClusterClient.record) subscribe as them, one per',
+  'recorded user). Track inputs (paths or URLs) and recording directories must be reachable from',
+  'every worker (a shared file system for recordings).',
 ].join('\n');
 
 /** The `worker` command. */
@@ -102,6 +104,17 @@ export const command: CliCommand = {
     const me = await rest.botSelf.getMe({ signal: io.signal });
     const nc = await connectNats(url, { name: `argon-voice worker ${me.botId}` });
     const gatewayUrl = (flags.gateway as string | undefined) || io.env.ARGON_AUDIO_URL || undefined;
+    // Recordings subscribe as other bot identities (one per recorded user): a bot that plays in a
+    // room cannot also subscribe there (one session per identity and room). Every worker gets the
+    // same list, so any of them can take a recording over.
+    const identities = parseExtraTokens(io.env).map(
+      (t) =>
+        new RestClient({
+          token: t,
+          baseUrl: io.env.ARGON_API_URL || undefined,
+          ...(windowMs ? { limiter: new RateLimiter({ windowMs }) } : {}),
+        }),
+    );
     const worker = new VoiceWorker({
       nats: nc,
       botId: me.botId,
@@ -111,6 +124,7 @@ export const command: CliCommand = {
       leaseTtlMs: flags['lease-ttl'] as number | undefined,
       placementStepMs: flags['placement-step'] as number | undefined,
       playback: { rest, gatewayUrl },
+      recording: { identities, gatewayUrl },
       log: (l) => io.stderr.write(`${l}\n`),
     });
     worker.on('claimed', (s, i) =>
@@ -181,6 +195,7 @@ export const command: CliCommand = {
       worker.abandon();
       await nc.close().catch(() => undefined);
       await rest.close?.();
+      await Promise.all(identities.map((r) => r.close()));
     }
   },
 };
