@@ -52,8 +52,14 @@ export interface VoiceWorkerOptions {
   workerId?: string | undefined;
   /** Lease TTL for a new lease bucket, ms (default 3000; an existing bucket keeps its own). */
   leaseTtlMs?: number | undefined;
-  /** Most spaces held at once (default 8). */
+  /** Most spaces held at once (default 8), `extraLoad` included. */
   maxStreams?: number | undefined;
+  /**
+   * Other load of this process counted like held spaces, against `maxStreams` and in the load
+   * peers compare (e.g. `() => callWorker.calls.length` when calls run in the same process).
+   * Read at every placement pass and heartbeat; a value that is not a finite number >= 0 counts as 0.
+   */
+  extraLoad?: (() => number) | undefined;
   /** No new space while this process uses more CPU than this (percent of one core; default none). */
   maxCpuPct?: number | undefined;
   /**
@@ -374,7 +380,17 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
    * counted it would think this worker busier than it is and take one space too many.)
    */
   get load(): number {
-    return this.#held.size + this.#claiming.size;
+    return this.#held.size + this.#claiming.size + this.#extraLoad();
+  }
+
+  #extraLoad(): number {
+    let n = 0;
+    try {
+      n = this.#o.extraLoad?.() ?? 0;
+    } catch (err) {
+      this.#fault(err);
+    }
+    return Number.isFinite(n) && n > 0 ? n : 0;
   }
 
   /** A peer counts as live while heard within three heartbeats (and until one of its leases expires). */
@@ -725,8 +741,8 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       v: 1,
       workerId: this.workerId,
       atMs: Date.now(),
-      // Held only: see `load`.
-      load: this.#held.size,
+      // Held (and extra) only: see `load`.
+      load: this.#held.size + this.#extraLoad(),
       maxStreams: this.#o.maxStreams ?? 8,
       cpuPct: Math.round(this.#cpuPct() * 10) / 10,
       draining: st.status === 'draining',

@@ -307,6 +307,33 @@ describe('cluster leases, fencing, placement and drain (real nats-server)', () =
     expect(w.spaces).toEqual(['x2']);
   }, 60_000);
 
+  it('counts extraLoad (calls run by the same process) against maxStreams and in its load', async () => {
+    const reg = new Registry();
+    const botId = 'extra-load-bot';
+    let calls = 2;
+    const w = new VoiceWorker({
+      nats: await connect(),
+      botId,
+      workerId: 'busy',
+      leaseTtlMs: 10_000,
+      maxStreams: 2,
+      extraLoad: () => calls,
+      createSession: (ctx) => new StandInSession(ctx, reg),
+    });
+    workers.push(w);
+    await w.start();
+    expect(w.load).toBe(2);
+    const client = new ClusterClient({ nats: await connect(), botId });
+    await expect(
+      client.command('y1', { op: 'play', input: '/a.opus' }, { channelId: 'v', timeoutMs: 1500 }),
+    ).rejects.toMatchObject({ code: 'ARGON_VOICE_TIMEOUT' });
+    expect(w.spaces).toEqual([]);
+    // A call ends: the space, still active in KV, is taken.
+    calls = 1;
+    await until(() => (w.spaces.includes('y1') ? true : undefined), 'y1 taken once a call ended');
+    expect(w.load).toBe(2);
+  }, 60_000);
+
   it('ignores malformed messages and values: commands get a bad-message reply, the worker keeps serving', async () => {
     const reg = new Registry();
     const botId = 'garbage-bot';

@@ -115,7 +115,10 @@ export const command: CliCommand = {
           ...(windowMs ? { limiter: new RateLimiter({ windowMs }) } : {}),
         }),
     );
+    // Spaces and calls share the process and its --max-streams: each counts the other's load.
+    let calls: CallWorker | undefined;
     const worker = new VoiceWorker({
+      extraLoad: () => calls?.calls.length ?? 0,
       nats: nc,
       botId: me.botId,
       workerId: flags.id as string | undefined,
@@ -140,7 +143,7 @@ export const command: CliCommand = {
       io.stderr.write(`ignored: ${e.message}\n`);
     });
     const line = (o: Record<string, unknown>) => io.stdout.write(`${redactSecrets(JSON.stringify(o))}\n`);
-    const calls = flags.answer
+    calls = flags.answer
       ? new CallWorker({
           nats: nc,
           botId: me.botId,
@@ -148,7 +151,6 @@ export const command: CliCommand = {
           workerId: worker.workerId,
           leaseTtlMs: flags['lease-ttl'] as number | undefined,
           maxCalls,
-          // Spaces and calls share the process: a worker busy with spaces leaves calls to others.
           load: () => worker.spaces.length,
           manual,
           answer: {
