@@ -21,9 +21,8 @@
  *   second bot in the same space (p50/p99, and the router's own receive → publish-ack time).
  * @packageDocumentation
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,20 +51,12 @@ const SPACES = 9;
 const LEASE_TTL_MS = 1500;
 const log = (s: string) => process.stderr.write(`${s}\n`);
 
-if (spawnSync('nats-server', ['--version']).status !== 0) {
-  console.error('bench/cluster: nats-server is not installed (apt-get install -y nats-server)');
+const { requireNatsServer, startNats } = await import('./lib/nats-server.js');
+try {
+  requireNatsServer();
+} catch (err) {
+  console.error(`bench/cluster: ${(err as Error).message}`);
   process.exit(1);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -80,13 +71,9 @@ async function until<T>(check: () => T | undefined | Promise<T | undefined>, wha
 }
 
 // ── nats-server, emulator ──
-const natsDir = mkdtempSync(join(tmpdir(), 'argon-bench-nats-'));
-const natsPort = await freePort();
-const natsProc = spawn('nats-server', ['-js', '-sd', natsDir, '-a', '127.0.0.1', '-p', String(natsPort)], {
-  stdio: 'ignore',
-});
-const natsUrl = `nats://127.0.0.1:${natsPort}`;
-const nc = await until(() => connectNats(natsUrl, { timeoutMs: 500 }).catch(() => undefined), 'nats-server', 15_000);
+const nats = await startNats();
+const natsUrl = nats.url;
+const nc = await connectNats(natsUrl);
 // IVoice StreamToken allows 20 calls a minute per bot (docs/platform.md §R3): every failover of
 // a space costs one, so 20 kills of ~3 spaces would wait on the platform's limit rather than on the
 // cluster. A 3 s window (6 × 500 ms) here, mirrored by the workers' client-side limiter.
@@ -399,6 +386,5 @@ try {
   await Promise.all([...children].map(kill9));
   await nc.close().catch(() => undefined);
   await emu.close();
-  natsProc.kill('SIGKILL');
-  rmSync(natsDir, { recursive: true, force: true });
+  await nats.close();
 }
