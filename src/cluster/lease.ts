@@ -46,6 +46,7 @@ export class Lease extends TypedEmitter<LeaseEvents> {
   readonly #t: LeaseTimeline;
   #timer: unknown;
   #done = false;
+  #abandoned = false;
 
   private constructor(o: LeaseClaimOptions, timeline: LeaseTimeline) {
     super();
@@ -130,8 +131,9 @@ export class Lease extends TypedEmitter<LeaseEvents> {
         Math.max(1, Math.floor(budget)),
       );
       if (this.#done) {
-        // Renewed after we had fenced: hand the key back rather than block others for a TTL.
-        void this.#kv.delete(this.key, { previousSeq: rev }).catch(() => undefined);
+        // Renewed after we had fenced or released: hand the key back rather than block others for
+        // a TTL. Not after abandon(), which stands for a crash: the key then expires as it would.
+        if (!this.#abandoned) void this.#kv.delete(this.key, { previousSeq: rev }).catch(() => undefined);
         return;
       }
       this.#t.renewed(sentAtMs, rev);
@@ -176,6 +178,7 @@ export class Lease extends TypedEmitter<LeaseEvents> {
   abandon(): void {
     if (this.#done) return;
     this.#done = true;
+    this.#abandoned = true;
     if (this.#timer !== undefined) this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#t.released();
