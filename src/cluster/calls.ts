@@ -38,7 +38,7 @@ import { ClusterError } from './errors.js';
 import { Lease } from './lease.js';
 import { type ClusterStores, ensureEventStream, isNoResponders, type NatsConnection, openStores } from './nats.js';
 import { clusterNames, nameToken } from './names.js';
-import { encode, MAX_MESSAGE_BYTES, parseLease } from './wire.js';
+import { bad, encode, parseJson, parseLease } from './wire.js';
 
 // ---------------------------------------------------------------------------------------------
 // Names
@@ -103,28 +103,10 @@ export type CallCommandReply =
   | { ok: true; workerId: string; callId: string; status: 'connected' | 'rejected' }
   | { ok: false; workerId?: string | undefined; reason: string; message: string };
 
-const dec = new TextDecoder('utf-8', { fatal: true });
-
-function bad(what: string, why: string): never {
-  throw new ClusterError('bad-message', `malformed ${what}: ${why}`);
-}
-
-function object(bytes: Uint8Array, what: string): Record<string, unknown> {
-  if (bytes.length > MAX_MESSAGE_BYTES) bad(what, `${bytes.length} bytes (limit ${MAX_MESSAGE_BYTES})`);
-  let v: unknown;
-  try {
-    v = JSON.parse(dec.decode(bytes));
-  } catch (err) {
-    throw new ClusterError('bad-message', `malformed ${what}: not UTF-8 JSON`, { cause: err });
-  }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(what, 'not a JSON object');
-  return v as Record<string, unknown>;
-}
-
 const isId = (x: unknown): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256;
 
 function envelope(bytes: Uint8Array, type: string): { id: string | undefined; data: Record<string, unknown> } {
-  const o = object(bytes, type);
+  const o = parseJson(bytes, type);
   if (o.type !== type) bad(type, `type ${JSON.stringify(o.type)?.slice(0, 40)}, expected ${type}`);
   if (o.id !== undefined && o.id !== null && typeof o.id !== 'string') bad(type, 'id not a string');
   const d = o.data;
@@ -151,7 +133,7 @@ export function parseCallEnded(bytes: Uint8Array): RoutedCallEnded {
 
 /** Parses a call command. @throws ClusterError (`bad-message`). */
 export function parseCallCommand(bytes: Uint8Array): CallCommand {
-  const o = object(bytes, 'call command');
+  const o = parseJson(bytes, 'call command');
   if (o.op !== 'answer' && o.op !== 'reject')
     bad('call command', `unknown op ${JSON.stringify(o.op)?.slice(0, 40)}; expected answer or reject`);
   if (!isId(o.callId)) bad('call command', 'callId required');
@@ -162,7 +144,7 @@ export function parseCallCommand(bytes: Uint8Array): CallCommand {
 
 /** Parses a call command reply. @throws ClusterError (`bad-message`). */
 export function parseCallReply(bytes: Uint8Array): CallCommandReply {
-  const o = object(bytes, 'call reply');
+  const o = parseJson(bytes, 'call reply');
   if (o.ok === true) {
     if (!isId(o.workerId) || !isId(o.callId)) bad('call reply', 'workerId and callId required');
     if (o.status !== 'connected' && o.status !== 'rejected') bad('call reply', 'status must be connected or rejected');

@@ -164,11 +164,16 @@ export function encode(value: unknown): Uint8Array {
   return enc.encode(JSON.stringify(value));
 }
 
-function bad(what: string, why: string): never {
+/** Throws ClusterError `bad-message`: "malformed <what>: <why>". */
+export function bad(what: string, why: string): never {
   throw new ClusterError('bad-message', `malformed ${what}: ${why}`);
 }
 
-function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
+/**
+ * Parses a message that must be a UTF-8 JSON object of at most {@link MAX_MESSAGE_BYTES}.
+ * @throws ClusterError `bad-message`, naming `what`.
+ */
+export function parseJson(bytes: Uint8Array, what: string): Record<string, unknown> {
   if (bytes.length > MAX_MESSAGE_BYTES) bad(what, `${bytes.length} bytes (limit ${MAX_MESSAGE_BYTES})`);
   let v: unknown;
   try {
