@@ -164,11 +164,8 @@ export class ClusterClient {
   }
 
   /** Marks a recording unit active with `cmd`'s job; false when it already was (the same job). */
-  async #activateRecording(s: ClusterStores, unit: string, cmd: RecordCommand): Promise<boolean> {
-    const key = s.names.spaceState(unit);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const e = await s.state.get(key);
-      const prev = e && e.operation === 'PUT' ? parseSpaceState(e.value) : undefined;
+  #activateRecording(s: ClusterStores, unit: string, cmd: RecordCommand): Promise<boolean> {
+    return this.#writeActive(s, unit, (prev) => {
       if (prev?.active) {
         const r = prev.recording;
         const same =
@@ -181,9 +178,9 @@ export class ClusterClient {
             'rejected',
             `${unit} is already ${r ? `recording ${r.users.join(', ')} into ${r.outDir}` : 'active'}: stop it first`,
           );
-        return false;
+        return undefined;
       }
-      const next: SpaceState = {
+      return {
         v: 1,
         spaceId: unit,
         channelId: cmd.channelId,
@@ -203,6 +200,24 @@ export class ClusterClient {
         holder: undefined,
         epoch: prev?.epoch ?? 0,
       };
+    });
+  }
+
+  /**
+   * Writes the state `build` makes of the unit's current one (revision-checked, retried on a
+   * concurrent write up to 5 times). `build` returns undefined to leave it as it is.
+   * @returns true when written; false when `build` declined or the retries ran out.
+   */
+  async #writeActive(
+    s: ClusterStores,
+    unit: string,
+    build: (prev: SpaceState | undefined) => SpaceState | undefined,
+  ): Promise<boolean> {
+    const key = s.names.spaceState(unit);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const e = await s.state.get(key);
+      const next = build(e && e.operation === 'PUT' ? parseSpaceState(e.value) : undefined);
+      if (!next) return false;
       try {
         if (e) await s.state.update(key, encode(next), e.revision);
         else await s.state.create(key, encode(next));
@@ -220,21 +235,18 @@ export class ClusterClient {
   }
 
   /** Marks the space active with `cmd`'s track queued; false when it already was active. */
-  async #activate(
+  #activate(
     s: ClusterStores,
     spaceId: string,
     channelId: string | undefined,
     cmd: Extract<ClusterCommand, { op: 'play' }>,
   ): Promise<boolean> {
-    const key = s.names.spaceState(spaceId);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const e = await s.state.get(key);
-      const prev = e && e.operation === 'PUT' ? parseSpaceState(e.value) : undefined;
-      if (prev?.active) return false;
+    return this.#writeActive(s, spaceId, (prev) => {
+      if (prev?.active) return undefined;
       const ch = channelId ?? prev?.channelId;
       if (!ch) throw new InvalidInputError(`space ${spaceId} is not playing: play needs a channelId to start it`);
       const track = { id: globalThis.crypto.randomUUID(), input: cmd.input, title: cmd.title ?? cmd.input };
-      const next: SpaceState = {
+      return {
         v: 1,
         spaceId,
         channelId: ch,
@@ -246,15 +258,7 @@ export class ClusterClient {
         holder: undefined,
         epoch: prev?.epoch ?? 0,
       };
-      try {
-        if (e) await s.state.update(key, encode(next), e.revision);
-        else await s.state.create(key, encode(next));
-        return true;
-      } catch (err) {
-        if (!isRevisionConflict(err)) throw err;
-      }
-    }
-    return false;
+    });
   }
 
   /** Idempotent; does not close the NATS connection. */
