@@ -29,6 +29,7 @@ import { ContainerError, InvalidInputError } from '../errors.js';
 import { throwIfAborted } from '../util/abort.js';
 import { ClusterError } from './errors.js';
 import { checkRecordingState, type RecordingSegment, type RecordingState, type SpaceState } from './wire.js';
+import { concatBytes as concat } from '../util/bytes.js';
 
 /** Samples of the silence packet a joined file starts with, and its pre-skip (RFC 7845 §4.2). */
 const LEAD_IN_SAMPLES = 120;
@@ -317,19 +318,6 @@ export class OggSegmentJoiner {
     out.push(this.#mux.end({ pcmSamples: this.#pos - this.#trim }));
     return concat(out);
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** Options of {@link joinSegments}. */

@@ -19,6 +19,7 @@
 import { InvalidInputError } from '../errors.js';
 import { oggPageCrc } from './ogg-crc.js';
 import { opusPacketSamples } from './opus-packet.js';
+import { concatBytes as concat } from '../util/bytes.js';
 
 /** Options of {@link OggOpusMuxer}. */
 export interface OggOpusMuxerOptions {
@@ -306,17 +307,4 @@ export class OggOpusMuxer {
     dv.setUint32(22, oggPageCrc(page), true);
     return page;
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }

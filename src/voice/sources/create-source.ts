@@ -12,6 +12,7 @@ import { containerOpusSource } from './container-source.js';
 import { ffmpegSource } from './ffmpeg-source.js';
 import { fileInput } from './file-input.js';
 import type { AudioSource, ByteInput, SourceOptions } from './types.js';
+import { concatBytes as concat } from '../../util/bytes.js';
 
 /** Options of {@link createAudioSource}. */
 export interface CreateAudioSourceOptions extends SourceOptions {
@@ -96,17 +97,6 @@ export async function createAudioSource(
     return ffmpegSource(input, options);
   }
   return closeOnError(ffmpegSource(closable(rest, reader.close), options));
-}
-
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
 }
 
 /** Wraps an iterable so that `return()` (called when a source closes) releases the real input. */
