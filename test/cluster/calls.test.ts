@@ -195,6 +195,18 @@ describe('cluster calls (nats-server + emulator + router)', () => {
 
   const clusterKey = () => emu.bot.botId.replace(/[^A-Za-z0-9_-]/g, '_');
   const call = (): SimulatedCall => emu.placeCall({ fromUserId: emu.demo.userIds[0], toBotUserId: emu.bot.userId });
+  /** Two workers, one accepted call: which worker answered it, and the other one. */
+  async function answeredByOneOfTwo(ids: [string, string]) {
+    const a = await worker(ids[0]);
+    const b = await worker(ids[1]);
+    const sim = call();
+    await sim.accepted;
+    const holder = await until(
+      () => (a.has('answered', sim.callId) ? a : b.has('answered', sim.callId) ? b : undefined),
+      'a worker to report the call answered',
+    );
+    return { sim, holder, other: holder === a ? b : a };
+  }
 
   beforeAll(async () => {
     nats = await startNats();
@@ -232,15 +244,7 @@ describe('cluster calls (nats-server + emulator + router)', () => {
   });
 
   it('two workers, one call: exactly one accepts, audio flows on its duplex socket, callEnded ends it there', async () => {
-    const a = await worker('wa');
-    const b = await worker('wb');
-    const sim = call();
-    await sim.accepted;
-    const holder = await until(
-      () => (a.has('answered', sim.callId) ? a : b.has('answered', sim.callId) ? b : undefined),
-      'a worker to report the call answered',
-    );
-    const other = holder === a ? b : a;
+    const { sim, holder, other } = await answeredByOneOfTwo(['wa', 'wb']);
     // Exactly once: one Accept in the whole cluster, from the worker that took the lease.
     expect(holder.accepts).toEqual([sim.callId]);
     expect(other.accepts).toEqual([]);
@@ -269,19 +273,11 @@ describe('cluster calls (nats-server + emulator + router)', () => {
     // A released lease is not a dead worker's: nobody hung the ended call up again.
     expect(other.events.some((e) => e.event === 'orphanEnded')).toBe(false);
     expect(other.rejects).toEqual([]);
-    expect([...a.errors, ...b.errors]).toEqual([]);
+    expect([...holder.errors, ...other.errors]).toEqual([]);
   }, 40_000);
 
   it('a worker killed mid-call: another worker hangs the call up with Reject within the lease TTL', async () => {
-    const a = await worker('wk1');
-    const b = await worker('wk2');
-    const sim = call();
-    await sim.accepted;
-    const holder = await until(
-      () => (a.has('answered', sim.callId) ? a : b.has('answered', sim.callId) ? b : undefined),
-      'a worker to answer',
-    );
-    const other = holder === a ? b : a;
+    const { sim, holder, other } = await answeredByOneOfTwo(['wk1', 'wk2']);
     const listener = sim.caller.listen({ identity: emu.bot.userId });
     await until(() => (listener.frames.length >= 10 ? true : undefined), 'audio from the holder');
     listener.close();
@@ -304,15 +300,7 @@ describe('cluster calls (nats-server + emulator + router)', () => {
   }, 40_000);
 
   it('close() hangs up the calls it holds (the caller is told) and releases their leases: nobody hangs up twice', async () => {
-    const a = await worker('wc1');
-    const b = await worker('wc2');
-    const sim = call();
-    await sim.accepted;
-    const holder = await until(
-      () => (a.has('answered', sim.callId) ? a : b.has('answered', sim.callId) ? b : undefined),
-      'a worker to answer',
-    );
-    const other = holder === a ? b : a;
+    const { sim, holder, other } = await answeredByOneOfTwo(['wc1', 'wc2']);
     await holder.w.close();
     expect(holder.w.state.status).toBe('closed');
     expect(await sim.ended).toBe('hangup');
