@@ -154,6 +154,9 @@ export interface PublishSessionOptions {
   wallClockMs?: () => number;
 }
 
+/** Longest delay Node's timers take (about 24.8 days); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Upgrade statuses that no retry can fix (§A1.5): bad token, not allowed, bad request. */
 const FATAL_UPGRADE = new Set([400, 401, 403, 404]);
 
@@ -602,6 +605,16 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     const lead = this.#opts.refreshBeforeMs ?? 10 * 60_000;
     const before = lead < ttl ? lead : ttl / 2;
     const inMs = Math.max(1000, g.expiresAt - before - this.#clock.now());
+    if (inMs > MAX_TIMER_MS) {
+      // A token that lives for months: Node fires a longer delay at once, which would refresh in a
+      // loop. Wait the longest delay a timer takes, then look again.
+      this.#refreshTimer = this.#clock.setTimeout(() => {
+        this.#refreshTimer = undefined;
+        if (!this.#life.signal.aborted) this.#scheduleRefresh();
+      }, MAX_TIMER_MS);
+      (this.#refreshTimer as { unref?: () => void } | undefined)?.unref?.();
+      return;
+    }
     this.#refreshTimer = this.#clock.setTimeout(() => {
       this.#refreshTimer = undefined;
       if (this.#life.signal.aborted) return;

@@ -3,7 +3,7 @@ import { until } from '../helpers/until.js';
 import { isGatewaySafe } from '../../src/codec/opus-packet.js';
 import { Emulator } from '../../src/emulator/index.js';
 import { RestClient } from '../../src/rest/index.js';
-import { ManualClock, systemClock } from '../../src/util/clock.js';
+import { type Clock, ManualClock, systemClock } from '../../src/util/clock.js';
 import { buildAudioUrl } from '../../src/voice/gateway-url.js';
 import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
 
@@ -220,6 +220,33 @@ describe('VoiceConnection against the emulator', () => {
     // The new token's deadline is on the same session clock: its refresh is 2 h later again.
     clock.advance(2 * 3600_000 - 10 * 60_000 - 60_000);
     expect(reasons).toHaveLength(2);
+  });
+
+  it('waits out a token that lives longer than a timer can hold (~24.8 days) in steps, without refreshing', async () => {
+    // A token that expires in 100 days (the connection's wall clock is set 100 days back). Node
+    // fires a timer longer than 2^31-1 ms after 1 ms: asked for such a delay, the connection would
+    // refresh in a loop. Every delay it asks of its clock is recorded.
+    const delays: number[] = [];
+    const clock: Clock = {
+      now: () => systemClock.now(),
+      setTimeout: (fn, ms) => {
+        delays.push(ms);
+        return systemClock.setTimeout(fn, ms);
+      },
+      clearTimeout: (h) => systemClock.clearTimeout(h),
+    };
+    const c = open({
+      clock,
+      wallClockMs: () => Date.now() - 100 * 86_400_000,
+      keepalive: false,
+      prerollMs: 0,
+      pacer: { clock: systemClock },
+    });
+    const reasons: string[] = [];
+    c.on('token', (t) => reasons.push(t.reason));
+    await c.ready({ timeoutMs: 5000 });
+    expect(Math.max(...delays)).toBe(2 ** 31 - 1);
+    expect(reasons).toEqual(['initial']);
   });
 
   it('keeps an idle session alive with silence frames at the frame cadence', async () => {
