@@ -7,10 +7,11 @@
  * gateway session logic, watchdog included, on one fake clock.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { VoiceConnection } from '../../src/voice/connection.js';
+import type { VoiceConnection } from '../../src/voice/connection.js';
 import { AudioPlayer } from '../../src/voice/player.js';
 import { numberedSource } from './helpers/frames.js';
 import { MemoryGateway } from './helpers/memory-gateway.js';
+import { LifetimeSession, openMemoryConnection } from './helpers/session.js';
 import { WireProbe } from './helpers/wire.js';
 
 vi.mock('ws', async (importOriginal) => {
@@ -22,55 +23,26 @@ vi.mock('ws', async (importOriginal) => {
 const IDENTITY = '0c0c0c0c-1111-4222-8333-444444444444';
 const SPACE = 'space-2';
 const CHANNEL = 'voice-2';
-const ROOM = `${SPACE}/${CHANNEL}`;
 const MINUTE = 60_000;
 
-let gw: MemoryGateway | undefined;
-let conn: VoiceConnection | undefined;
-let player: AudioPlayer | undefined;
+const owned = new LifetimeSession();
+afterEach(() => owned.cleanup());
 
-afterEach(async () => {
-  await player?.close();
-  const c = conn;
-  const g = gw;
-  if (c && g) {
-    const closing = c.close();
-    await g.runFor(3000);
-    await closing;
-  }
-  g?.close();
-  gw = undefined;
-  conn = undefined;
-  player = undefined;
-});
-
-function open(
-  g: MemoryGateway,
-  extra: Partial<ConstructorParameters<typeof VoiceConnection>[0]> = {},
-): VoiceConnection {
-  return new VoiceConnection({
-    spaceId: SPACE,
-    channelId: CHANNEL,
-    tokenProvider: async () => ({ token: await g.mint(IDENTITY, ROOM, 7200), ingressUrl: 'ws://memory.invalid:12880' }),
-    clock: g.clock,
-    wallClockMs: g.wallClockMs,
-    pingIntervalMs: 0,
-    ...extra,
-  });
-}
+const open = (g: MemoryGateway, extra: Partial<ConstructorParameters<typeof VoiceConnection>[0]> = {}) =>
+  openMemoryConnection(g, { identity: IDENTITY, spaceId: SPACE, channelId: CHANNEL, ttlSeconds: 7200 }, extra);
 
 describe('the media watchdog while a player is paused (fake clock)', () => {
   it('a 10 min pause keeps the session alive with one silence frame per slot, and the track resumes at the next frame', async () => {
     const probe = new WireProbe(IDENTITY);
-    gw = MemoryGateway.install({ onFrame: probe.onFrame });
-    const g = gw;
+    owned.gw = MemoryGateway.install({ onFrame: probe.onFrame });
+    const g = owned.gw;
     expect(g.timings.mediaWatchdogMs).toBe(60_000); // the production ticker
     const c = open(g);
-    conn = c;
+    owned.conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
     const sessionId = (c.state as { sessionId: string }).sessionId;
     const session = g.sessions.get(sessionId)!;
-    player = new AudioPlayer(c, { clock: g.clock });
+    const player = (owned.player = new AudioPlayer(c, { clock: g.clock }));
     player.play(numberedSource(2000), { title: 'paused track' });
     await g.runFor(5000);
     const heardBeforePause = probe.lastSeq;
@@ -107,17 +79,17 @@ describe('the media watchdog while a player is paused (fake clock)', () => {
   it('control: without the keepalive filler the same pause is killed by the watchdog within 120 s', async () => {
     const probe = new WireProbe(IDENTITY);
     let lastFrameAt = 0;
-    gw = MemoryGateway.install({
+    owned.gw = MemoryGateway.install({
       onFrame: (f) => {
         probe.onFrame(f);
         lastFrameAt = f.arrivalMs;
       },
     });
-    const g = gw;
+    const g = owned.gw;
     const c = open(g, { keepalive: false, prerollMs: 0, reconnect: false });
-    conn = c;
+    owned.conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
-    player = new AudioPlayer(c, { clock: g.clock });
+    const player = (owned.player = new AudioPlayer(c, { clock: g.clock }));
     player.play(numberedSource(2000), { title: 'paused track' });
     await g.runFor(5000);
     player.pause();

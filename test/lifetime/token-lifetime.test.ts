@@ -10,9 +10,10 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { registeredSecretCount } from '../../src/errors.js';
 import { AudioPlayer } from '../../src/voice/player.js';
-import { VoiceConnection, type VoiceConnectionState } from '../../src/voice/connection.js';
+import type { VoiceConnection, VoiceConnectionState } from '../../src/voice/connection.js';
 import { numberedSource } from './helpers/frames.js';
 import { MemoryGateway } from './helpers/memory-gateway.js';
+import { LifetimeSession, openMemoryConnection } from './helpers/session.js';
 import { WireProbe } from './helpers/wire.js';
 
 vi.mock('ws', async (importOriginal) => {
@@ -24,27 +25,10 @@ vi.mock('ws', async (importOriginal) => {
 const IDENTITY = '0b0b0b0b-1111-4222-8333-444444444444';
 const SPACE = 'space-1';
 const CHANNEL = 'voice-1';
-const ROOM = `${SPACE}/${CHANNEL}`;
 const HOUR = 3600_000;
 
-let gw: MemoryGateway | undefined;
-let conn: VoiceConnection | undefined;
-let player: AudioPlayer | undefined;
-
-afterEach(async () => {
-  await player?.close();
-  const c = conn;
-  const g = gw;
-  if (c && g) {
-    const closing = c.close();
-    await g.runFor(3000);
-    await closing;
-  }
-  g?.close();
-  gw = undefined;
-  conn = undefined;
-  player = undefined;
-});
+const owned = new LifetimeSession();
+afterEach(() => owned.cleanup());
 
 /** A VoiceConnection whose StreamToken provider mints `ttlSeconds` tokens on the fake timeline. */
 function open(
@@ -53,22 +37,11 @@ function open(
   extra: Partial<ConstructorParameters<typeof VoiceConnection>[0]> = {},
 ) {
   const issued: string[] = [];
-  const c = new VoiceConnection({
-    spaceId: SPACE,
-    channelId: CHANNEL,
-    tokenProvider: async () => {
-      const token = await g.mint(IDENTITY, ROOM, ttlSeconds);
-      issued.push(token);
-      return { token, ingressUrl: 'ws://memory.invalid:12880', roomName: ROOM };
-    },
-    clock: g.clock,
-    wallClockMs: g.wallClockMs,
-    // The socket's own client ping runs on real timers (pacer-core); the gateway's pings and
-    // read deadline (on the fake clock) are what keep the session honest here.
-    pingIntervalMs: 0,
-    reconnect: { baseMs: 100, capMs: 200, random: () => 0.5 },
-    ...extra,
-  });
+  const c = openMemoryConnection(
+    g,
+    { identity: IDENTITY, spaceId: SPACE, channelId: CHANNEL, ttlSeconds, onIssued: (t) => issued.push(t) },
+    { reconnect: { baseMs: 100, capMs: 200, random: () => 0.5 }, ...extra },
+  );
   const tokens: Array<{ reason: string; atMs: number; expiresAtMs: number }> = [];
   c.on('token', (t) => tokens.push({ reason: t.reason, atMs: g.clock.now(), expiresAtMs: t.expiresAtMs }));
   const states: VoiceConnectionState[] = [];
@@ -79,16 +52,16 @@ function open(
 describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
   it('refreshes the token 10 min ahead of expiry and keeps every 20 ms slot filled with the next frame; a later drop reconnects with the fresh token', async () => {
     const probe = new WireProbe(IDENTITY);
-    gw = MemoryGateway.install({ onFrame: probe.onFrame });
-    const g = gw;
+    owned.gw = MemoryGateway.install({ onFrame: probe.onFrame });
+    const g = owned.gw;
     const { c, issued, tokens, states } = open(g, 7200);
-    conn = c;
+    owned.conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
     const sessionId = (c.state as { sessionId: string }).sessionId;
     const secrets = registeredSecretCount();
     // 2 h 10 min of audio: frame n must be the n-th frame after the first, one per 20 ms slot.
     const FRAMES = (2 * HOUR + 10 * 60_000) / 20;
-    player = new AudioPlayer(c, { clock: g.clock });
+    const player = (owned.player = new AudioPlayer(c, { clock: g.clock }));
     player.play(numberedSource(FRAMES), { title: 'long' });
     const t0 = g.clock.now();
     await g.runFor(2 * HOUR + 5 * 60_000);
@@ -134,11 +107,11 @@ describe('a publish session past the 2 h StreamToken TTL (fake clock)', () => {
   }, 60_000);
 
   it('a token shorter-lived than refreshBeforeMs is refreshed at half-life, not in a loop', async () => {
-    gw = MemoryGateway.install();
-    const g = gw;
+    owned.gw = MemoryGateway.install();
+    const g = owned.gw;
     // 5 min tokens with the default 10 min lead: refresh every 150 s.
     const { c, tokens, issued } = open(g, 300);
-    conn = c;
+    owned.conn = c;
     await g.runUntil(() => c.state.status === 'ready', 'ready', 10_000);
     const secrets = registeredSecretCount();
     await g.runFor(30 * 60_000);
