@@ -207,6 +207,35 @@ export async function resolvePlatform(io: CliIo, options: ResolvePlatformOptions
   }
 }
 
+/**
+ * Pulls every `--<name> X` / `--<name>=X` out of `argv` (for a flag that may be repeated, which
+ * {@link parseFlags} does not keep): its values in order, and the other arguments.
+ * @throws InvalidInputError when the last `--<name>` has no value.
+ */
+export function takeRepeated(argv: readonly string[], name: string): { values: string[]; rest: string[] } {
+  const values: string[] = [];
+  const rest: string[] = [];
+  const flag = `--${name}`;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    if (a === flag) {
+      const v = argv[i + 1];
+      if (v === undefined) throw new InvalidInputError(`option ${flag} needs a value`);
+      values.push(v);
+      i++;
+    } else if (a.startsWith(`${flag}=`)) {
+      values.push(a.slice(flag.length + 1));
+    } else {
+      rest.push(a);
+    }
+  }
+  return { values, rest };
+}
+
 /** Declares one flag for {@link parseFlags}. */
 export interface FlagSpec {
   /** `string` takes a value (`--x v` or `--x=v`), `number` parses it, `boolean` takes none. */

@@ -21,6 +21,7 @@ const LOADERS = {
   demo: () => import('./commands/demo.js'),
   router: () => import('./commands/router.js'),
   worker: () => import('./commands/worker.js'),
+  cluster: () => import('./commands/cluster.js'),
 } satisfies Record<string, () => Promise<{ command: CliCommand }>>;
 type CommandName = keyof typeof LOADERS;
 const COMMANDS = Object.keys(LOADERS) as CommandName[];

@@ -17,7 +17,7 @@ import { VoiceReceiver } from '../../voice/receiver.js';
 import { RECORDING_JITTER, Recorder } from '../../voice/recorder.js';
 import type { SubscribeApi } from '../../voice/subscriber.js';
 import { systemClock } from '../../util/clock.js';
-import { parseFlags, resolvePlatform } from '../context.js';
+import { parseFlags, resolvePlatform, takeRepeated } from '../context.js';
 import type { CliCommand, CliIo } from '../types.js';
 import { startProgress } from '../progress.js';
 
@@ -54,36 +54,12 @@ const HELP = [
   'jitter and 2 % loss), so it works out of the box.',
 ].join('\n');
 
-/** Pulls every `--user X` / `--user=X` out of argv (parseFlags keeps only the last of a repeated flag). */
-function takeUsers(argv: readonly string[]): { users: string[]; rest: string[] } {
-  const users: string[] = [];
-  const rest: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--') {
-      rest.push(...argv.slice(i));
-      break;
-    }
-    if (a === '--user') {
-      const v = argv[i + 1];
-      if (v === undefined) throw new InvalidInputError('option --user needs a value');
-      users.push(v);
-      i++;
-    } else if (a.startsWith('--user=')) {
-      users.push(a.slice('--user='.length));
-    } else {
-      rest.push(a);
-    }
-  }
-  return { users, rest };
-}
-
 /** The `record` command. */
 export const command: CliCommand = {
   summary: 'Record users of a voice channel into aligned Ogg Opus files',
   help: HELP,
   async run(argv: string[], io: CliIo): Promise<number> {
-    const { users: userArgs, rest } = takeUsers(argv);
+    const { values: userArgs, rest } = takeRepeated(argv, 'user');
     const { flags } = parseFlags(rest, {
       space: { type: 'string' },
       channel: { type: 'string' },
