@@ -226,10 +226,12 @@ export type CallWorkerEvents = {
   /** A call arrived while this worker had no room; it was handed back (nak) for another worker. */
   deferred: [callId: string, info: { deliveries: number }];
   /**
-   * The worker holding a call died (its lease expired without a release) and this worker hung the
-   * call up with ICalls Reject, so the caller is not left in a silent call.
+   * The worker holding a call died and this worker hung the call up with ICalls Reject, so the
+   * caller is not left in a silent call. `detectedBy`: `probe` (the server answered "no
+   * responders" on the holder's `argon.<bot>.alive.<worker>` once its lease was overdue), or
+   * `expiry` (the lease expired without a release).
    */
-  orphanEnded: [callId: string, info: { deadHolder: string }];
+  orphanEnded: [callId: string, info: { deadHolder: string; detectedBy: 'probe' | 'expiry' }];
   /** A non-fatal fault: a malformed message (`ClusterError` `bad-message`), a KV or REST error. */
   error: [error: Error];
 };
@@ -249,8 +251,14 @@ interface HeldCall {
 
 interface WatchedLease {
   holder: string;
+  /** Revision of the holder's last write: what a takeover deletes (revision-checked). */
+  rev: number;
   seenMs: number;
   nextTryMs: number;
+  /** When its holder was last probed. */
+  probedMs?: number | undefined;
+  /** The probe found the holder's connection gone: take the call over without waiting for expiry. */
+  dead?: boolean | undefined;
 }
 
 /** The `CallEventSource` the worker feeds its call manager from JetStream. */
@@ -387,6 +395,13 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
       this.#manager = this.#createManager();
       this.#setState({ status: 'running', stores });
       await this.#followEnded(stores);
+      // Answered for as long as this connection lives: peers probe it before hanging up its calls.
+      const alive = nc.subscribe(stores.names.alive(this.workerId), {
+        callback: (_err, msg) => {
+          if (msg.reply) msg.respond();
+        },
+      });
+      this.#stops.push(() => alive.unsubscribe());
       const watch = await stores.leases.watch({ key: this.names.leaseAll });
       this.#stops.push(() => watch.stop());
       this.#consumeLeases(watch);
@@ -736,7 +751,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
       return;
     }
     const now = this.#clock.now();
-    this.#watched.set(e.key, { holder, seenMs: now, nextTryMs: now });
+    this.#watched.set(e.key, { holder, rev: e.revision, seenMs: now, nextTryMs: now });
   }
 
   #scanOrphans(stores: ClusterStores): void {
@@ -744,13 +759,35 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     if (st !== 'running' && st !== 'draining') return;
     const now = this.#clock.now();
     const ttl = stores.leaseTtlMs;
+    // As VoiceWorker: a lease not renewed for the renew period plus a margin gets its holder probed.
+    const probeAfter = ttl / 3 + Math.max(100, ttl / 10);
     for (const [key, w] of this.#watched) {
       if (w.holder === this.workerId || this.#orphaning.has(key)) continue;
+      const overdue = now - w.seenMs;
+      if (!w.dead && overdue > probeAfter && (w.probedMs === undefined || now - w.probedMs >= probeAfter / 2)) {
+        w.probedMs = now;
+        void this.#probe(key, w, stores);
+      }
       // Renewals come every TTL/3; silence for 1.25 TTL means the server has expired the key,
       // which a release (a DEL the watch shows) would not leave: the holder died.
-      if (now - w.seenMs <= ttl * 1.25 || now < w.nextTryMs) continue;
+      if (!(w.dead || overdue > ttl * 1.25) || now < w.nextTryMs) continue;
       w.nextTryMs = now + ttl / 6;
       void this.#hangUpOrphan(key, w, stores);
+    }
+  }
+
+  /** Asks the holder of an overdue call lease whether its connection still lives. */
+  async #probe(key: string, w: WatchedLease, stores: ClusterStores): Promise<void> {
+    try {
+      await this.#o.nats.request(stores.names.alive(w.holder), undefined, { timeout: 500 });
+    } catch (err) {
+      // A timeout proves nothing (a slow holder): its lease runs its course.
+      if (!isNoResponders(err) || this.#watched.get(key) !== w) return;
+      w.dead = true;
+      if (!this.#orphaning.has(key)) {
+        w.nextTryMs = this.#clock.now() + stores.leaseTtlMs / 6;
+        void this.#hangUpOrphan(key, w, stores);
+      }
     }
   }
 
@@ -758,7 +795,10 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     this.#orphaning.add(key);
     try {
       // Exactly one worker hangs up: the one that takes the lease. It also proves the key is gone
-      // (a live holder whose renewals reach us late still has it, and the create fails).
+      // (a live holder whose renewals reach us late still has it, and the create fails). A holder
+      // the probe found dead has its last revision deleted first; the delete fails if it renewed.
+      const detectedBy = w.dead ? 'probe' : 'expiry';
+      if (w.dead) await stores.leases.delete(key, { previousSeq: w.rev }).catch(() => undefined);
       const lease = await Lease.claim({
         kv: stores.leases,
         key,
@@ -780,7 +820,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
       this.#remember(callId);
       await lease.release();
       this.#log(`call worker ${this.workerId}: ${w.holder} died holding call ${callId}; hung it up`);
-      if (!this.#abandoned) this.emit('orphanEnded', callId, { deadHolder: w.holder });
+      if (!this.#abandoned) this.emit('orphanEnded', callId, { deadHolder: w.holder, detectedBy });
     } catch (err) {
       this.#fault(err);
     } finally {

@@ -173,7 +173,14 @@ export const command: CliCommand = {
       );
       calls.on('ended', (callId, reason) => line({ event: 'callEnded', worker: w, callId, reason, at: Date.now() }));
       calls.on('orphanEnded', (callId, i) =>
-        line({ event: 'callOrphanEnded', worker: w, callId, deadHolder: i.deadHolder, at: Date.now() }),
+        line({
+          event: 'callOrphanEnded',
+          worker: w,
+          callId,
+          deadHolder: i.deadHolder,
+          detectedBy: i.detectedBy,
+          at: Date.now(),
+        }),
       );
       calls.on('error', (e) => {
         if (!(e instanceof ClusterError && e.reason === 'bad-message')) return;
