@@ -15,14 +15,68 @@ export interface Clock {
   clearTimeout(handle: unknown): void;
 }
 
-/** The real clock: `performance.now()` and Node's timers (so vitest fake timers also drive it). */
+/** Longest delay Node's timers take (about 24.8 days); Node fires a longer one after 1 ms. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * A timer longer than {@link MAX_TIMER_MS}: a chain of Node timers of at most that length, so
+ * that a delay of months waits months instead of firing at once. `unref()`/`ref()` carry over to
+ * every timer of the chain.
+ */
+class LongTimeout {
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #left: number;
+  #refed = true;
+  readonly #fn: () => void;
+
+  constructor(fn: () => void, ms: number) {
+    this.#fn = fn;
+    this.#left = ms;
+    this.#arm();
+  }
+
+  #arm(): void {
+    const step = Math.min(this.#left, MAX_TIMER_MS);
+    this.#timer = setTimeout(() => {
+      this.#left -= step;
+      if (this.#left > 0) this.#arm();
+      else {
+        this.#timer = undefined;
+        this.#fn();
+      }
+    }, step);
+    if (!this.#refed) this.#timer.unref?.();
+  }
+
+  unref(): this {
+    this.#refed = false;
+    this.#timer?.unref?.();
+    return this;
+  }
+
+  ref(): this {
+    this.#refed = true;
+    this.#timer?.ref?.();
+    return this;
+  }
+
+  clear(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+}
+
+/**
+ * The real clock: `performance.now()` and Node's timers (so vitest fake timers also drive it).
+ * Delays longer than {@link MAX_TIMER_MS} are waited out in steps instead of firing at once.
+ */
 export const systemClock: Clock = {
   now: () => performance.now(),
-  setTimeout: (fn, ms) => {
-    const t = setTimeout(fn, ms);
-    return t;
+  setTimeout: (fn, ms) => (ms > MAX_TIMER_MS ? new LongTimeout(fn, ms) : setTimeout(fn, ms)),
+  clearTimeout: (handle) => {
+    if (handle instanceof LongTimeout) handle.clear();
+    else clearTimeout(handle as ReturnType<typeof setTimeout>);
   },
-  clearTimeout: (handle) => clearTimeout(handle as ReturnType<typeof setTimeout>),
 };
 
 /**

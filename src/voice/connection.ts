@@ -36,7 +36,7 @@ import type { FramePacerOptions, PacerMetrics } from '../pacing/index.js';
 import type { PacerProducerLink } from '../pacing/pacer.js';
 import { FramePacer, type SocketEvent } from '../pacing/index.js';
 import { backoffDelay, type WaitOptions } from '../util/abort.js';
-import { type Clock, systemClock } from '../util/clock.js';
+import { type Clock, MAX_TIMER_MS, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { type StatefulLike, waitForStatus } from '../util/state.js';
 import { type AudioUrlParams, buildAudioUrl } from './gateway-url.js';
@@ -153,9 +153,6 @@ export interface PublishSessionOptions {
    */
   wallClockMs?: () => number;
 }
-
-/** Longest delay Node's timers take (about 24.8 days); a longer one fires after 1 ms. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Upgrade statuses that no retry can fix (§A1.5): bad token, not allowed, bad request. */
 const FATAL_UPGRADE = new Set([400, 401, 403, 404]);
@@ -606,8 +603,8 @@ export abstract class PublishSession<E extends PublishSessionEvents = PublishSes
     const before = lead < ttl ? lead : ttl / 2;
     const inMs = Math.max(1000, g.expiresAt - before - this.#clock.now());
     if (inMs > MAX_TIMER_MS) {
-      // A token that lives for months: Node fires a longer delay at once, which would refresh in a
-      // loop. Wait the longest delay a timer takes, then look again.
+      // A token that lives for months: a clock built on plain Node timers fires a longer delay at
+      // once, which would refresh in a loop. Wait the longest delay a timer takes, then look again.
       this.#refreshTimer = this.#clock.setTimeout(() => {
         this.#refreshTimer = undefined;
         if (!this.#life.signal.aborted) this.#scheduleRefresh();
