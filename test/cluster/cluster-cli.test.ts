@@ -57,7 +57,12 @@ describe('argon-voice cluster (nats-server + emulator + a worker process)', () =
     const stdout = new PassThrough();
     let text = '';
     stdout.on('data', (c) => (text += c));
-    const io: CliIo = { stdout, stderr: new PassThrough(), env: { ...env, ...ids }, signal: new AbortController().signal };
+    const io: CliIo = {
+      stdout,
+      stderr: new PassThrough(),
+      env: { ...env, ...ids },
+      signal: new AbortController().signal,
+    };
     const code = await command.run(ids.ARGON_SPACE_ID ? [...args, '--bot', emu.bot.botId] : args, io);
     const last = text.trim().split('\n').at(-1) ?? '{}';
     return { code, out: JSON.parse(last) as Record<string, unknown>, text };
