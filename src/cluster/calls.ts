@@ -36,7 +36,16 @@ import { type Clock, systemClock } from '../util/clock.js';
 import { TypedEmitter } from '../util/emitter.js';
 import { ClusterError } from './errors.js';
 import { Lease } from './lease.js';
-import { type ClusterStores, ensureEventStream, isNoResponders, type NatsConnection, openStores } from './nats.js';
+import {
+  answerAlive,
+  type ClusterStores,
+  defaultProbeAfterMs,
+  ensureEventStream,
+  isNoResponders,
+  type NatsConnection,
+  openStores,
+  probeAlive,
+} from './nats.js';
 import { clusterNames, nameToken } from './names.js';
 import { bad, encode, parseJson, parseLease } from './wire.js';
 
@@ -396,11 +405,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
       this.#setState({ status: 'running', stores });
       await this.#followEnded(stores);
       // Answered for as long as this connection lives: peers probe it before hanging up its calls.
-      const alive = nc.subscribe(stores.names.alive(this.workerId), {
-        callback: (_err, msg) => {
-          if (msg.reply) msg.respond();
-        },
-      });
+      const alive = answerAlive(nc, stores.names.alive(this.workerId));
       this.#stops.push(() => alive.unsubscribe());
       const watch = await stores.leases.watch({ key: this.names.leaseAll });
       this.#stops.push(() => watch.stop());
@@ -760,7 +765,7 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
     const now = this.#clock.now();
     const ttl = stores.leaseTtlMs;
     // As VoiceWorker: a lease not renewed for the renew period plus a margin gets its holder probed.
-    const probeAfter = ttl / 3 + Math.max(100, ttl / 10);
+    const probeAfter = defaultProbeAfterMs(ttl);
     for (const [key, w] of this.#watched) {
       if (w.holder === this.workerId || this.#orphaning.has(key)) continue;
       const overdue = now - w.seenMs;
@@ -778,16 +783,13 @@ export class CallWorker extends TypedEmitter<CallWorkerEvents> {
 
   /** Asks the holder of an overdue call lease whether its connection still lives. */
   async #probe(key: string, w: WatchedLease, stores: ClusterStores): Promise<void> {
-    try {
-      await this.#o.nats.request(stores.names.alive(w.holder), undefined, { timeout: 500 });
-    } catch (err) {
-      // A timeout proves nothing (a slow holder): its lease runs its course.
-      if (!isNoResponders(err) || this.#watched.get(key) !== w) return;
-      w.dead = true;
-      if (!this.#orphaning.has(key)) {
-        w.nextTryMs = this.#clock.now() + stores.leaseTtlMs / 6;
-        void this.#hangUpOrphan(key, w, stores);
-      }
+    // Alive, or a timeout (a slow holder, which proves nothing): its lease runs its course.
+    if ((await probeAlive(this.#o.nats, stores.names.alive(w.holder))) !== 'gone') return;
+    if (this.#watched.get(key) !== w) return;
+    w.dead = true;
+    if (!this.#orphaning.has(key)) {
+      w.nextTryMs = this.#clock.now() + stores.leaseTtlMs / 6;
+      void this.#hangUpOrphan(key, w, stores);
     }
   }
 

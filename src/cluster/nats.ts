@@ -4,7 +4,7 @@
  */
 import { jetstreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
-import { connect, type NatsConnection, nanos, RequestError } from '@nats-io/transport-node';
+import { connect, type NatsConnection, nanos, RequestError, type Subscription } from '@nats-io/transport-node';
 import { TransportError } from '../errors.js';
 import { type ClusterNames, clusterNames } from './names.js';
 
@@ -81,6 +81,40 @@ export async function ensureEventStream(nc: NatsConnection, names: ClusterNames)
     await jsm.streams.info(names.eventsStream);
   } catch {
     await jsm.streams.add(config);
+  }
+}
+
+/**
+ * How long a lease may go without a renewal before its holder is probed: the renew period
+ * (TTL/3) plus max(100 ms, TTL/10), so a renewal merely late on the wire is not taken for death.
+ */
+export function defaultProbeAfterMs(leaseTtlMs: number): number {
+  return leaseTtlMs / 3 + Math.max(100, leaseTtlMs / 10);
+}
+
+/**
+ * Answers probes on `subject` (a worker's `argon.<bot>.alive.<worker>`) for as long as `nc`
+ * lives; unsubscribe the result to stop.
+ */
+export function answerAlive(nc: NatsConnection, subject: string): Subscription {
+  return nc.subscribe(subject, {
+    callback: (_err, msg) => {
+      if (msg.reply) msg.respond();
+    },
+  });
+}
+
+/**
+ * Probes a worker's alive subject: `gone` only when the server answers "no responders" (no
+ * connection of that worker subscribes any more); `alive` when it answered; `unknown` on a timeout
+ * or any other error, which proves nothing (a slow worker).
+ */
+export async function probeAlive(nc: NatsConnection, subject: string): Promise<'alive' | 'gone' | 'unknown'> {
+  try {
+    await nc.request(subject, undefined, { timeout: 500 });
+    return 'alive';
+  } catch (err) {
+    return isNoResponders(err) ? 'gone' : 'unknown';
   }
 }
 

@@ -22,7 +22,14 @@ import { TypedEmitter } from '../util/emitter.js';
 import { MediaWorkerPool } from '../voice/media/pool.js';
 import { ClusterError } from './errors.js';
 import { isRevisionConflict, Lease } from './lease.js';
-import { type ClusterStores, isNoResponders, type NatsConnection, openStores } from './nats.js';
+import {
+  answerAlive,
+  type ClusterStores,
+  defaultProbeAfterMs,
+  type NatsConnection,
+  openStores,
+  probeAlive,
+} from './nats.js';
 import {
   PlaybackSession,
   type PlaybackSessionOptions,
@@ -258,11 +265,7 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
       },
     });
     // Answered for as long as this connection lives: peers probe it before taking a space early.
-    this.#aliveSub = this.#o.nats.subscribe(stores.names.alive(this.workerId), {
-      callback: (_err, msg) => {
-        if (msg.reply) msg.respond();
-      },
-    });
+    this.#aliveSub = answerAlive(this.#o.nats, stores.names.alive(this.workerId));
     const status = this.#o.nats.status();
     this.#connStatus = status;
     void this.#watchConnection(status);
@@ -481,23 +484,23 @@ export class VoiceWorker extends TypedEmitter<VoiceWorkerEvents> {
     const st = this.#state;
     if (this.#o.probeAfterMs === false || (st.status !== 'running' && st.status !== 'draining')) return undefined;
     const ttl = st.stores.leaseTtlMs;
-    return this.#o.probeAfterMs ?? ttl / 3 + Math.max(100, ttl / 10);
+    return this.#o.probeAfterMs ?? defaultProbeAfterMs(ttl);
   }
 
   async #probe(holder: string): Promise<void> {
     const st = this.#state;
     if (st.status !== 'running') return;
     const sentAt = this.#clock.now();
-    try {
-      await this.#o.nats.request(st.stores.names.alive(holder), undefined, { timeout: 500 });
+    const found = await probeAlive(this.#o.nats, st.stores.names.alive(holder));
+    if (found === 'unknown') return; // a timeout proves nothing: wait for the TTL
+    if (found === 'alive') {
       this.#deadHolders.delete(holder);
       this.emit('probed', holder, true);
-    } catch (err) {
-      if (!isNoResponders(err)) return; // a timeout proves nothing: wait for the TTL
-      this.#deadHolders.set(holder, sentAt);
-      this.#log(`worker ${this.workerId}: ${holder} is gone (its NATS connection closed); taking its spaces over`);
-      this.emit('probed', holder, false);
+      return;
     }
+    this.#deadHolders.set(holder, sentAt);
+    this.#log(`worker ${this.workerId}: ${holder} is gone (its NATS connection closed); taking its spaces over`);
+    this.emit('probed', holder, false);
   }
 
   /**
