@@ -65,6 +65,17 @@ describe('VoiceConnection against the emulator', () => {
     return c;
   };
   const published = () => emu.gateway.published({ identity: emu.bot.userId });
+  /**
+   * A ready, silent connection whose token refresh runs on `clock` (the pacer keeps the real
+   * one) and reads `wallClockMs`; `reasons` collects why each token was fetched.
+   */
+  const openForTokens = async (clock: Clock, wallClockMs: () => number) => {
+    const c = open({ clock, wallClockMs, keepalive: false, prerollMs: 0, pacer: { clock: systemClock } });
+    const reasons: string[] = [];
+    c.on('token', (t) => reasons.push(t.reason));
+    await c.ready({ timeoutMs: 5000 });
+    return { c, reasons };
+  };
 
   it('sends nothing before ready, then a silence pre-roll, then every frame in order', async () => {
     // Its own emulator on a manual clock: the join delay (so `ready`) passes only when the test
@@ -199,16 +210,7 @@ describe('VoiceConnection against the emulator', () => {
     // clock is read in whole seconds, like the token's `exp`, so the lifetime is a whole number of
     // seconds: 2 h, minus one per second boundary the token request crossed.
     const clock = new ManualClock(0);
-    const c = open({
-      clock,
-      wallClockMs: () => Math.floor(Date.now() / 1000) * 1000,
-      keepalive: false,
-      prerollMs: 0,
-      pacer: { clock: systemClock },
-    });
-    const reasons: string[] = [];
-    c.on('token', (t) => reasons.push(t.reason));
-    await c.ready({ timeoutMs: 5000 });
+    const { c, reasons } = await openForTokens(clock, () => Math.floor(Date.now() / 1000) * 1000);
     expect(reasons).toEqual(['initial']);
     // Default lead: 10 min. A token request slower than 60 s is not a case this test covers.
     clock.advance(2 * 3600_000 - 10 * 60_000 - 60_000);
@@ -235,16 +237,7 @@ describe('VoiceConnection against the emulator', () => {
       },
       clearTimeout: (h) => systemClock.clearTimeout(h),
     };
-    const c = open({
-      clock,
-      wallClockMs: () => Date.now() - 100 * 86_400_000,
-      keepalive: false,
-      prerollMs: 0,
-      pacer: { clock: systemClock },
-    });
-    const reasons: string[] = [];
-    c.on('token', (t) => reasons.push(t.reason));
-    await c.ready({ timeoutMs: 5000 });
+    const { reasons } = await openForTokens(clock, () => Date.now() - 100 * 86_400_000);
     expect(Math.max(...delays)).toBe(2 ** 31 - 1);
     expect(reasons).toEqual(['initial']);
   });
